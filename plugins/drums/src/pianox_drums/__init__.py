@@ -1,0 +1,1 @@
+"""Drum transcription task for pianox (multi-label frame head, charts)."""

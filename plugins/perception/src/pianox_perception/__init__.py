@@ -1,0 +1,1 @@
+"""PercePiano perception task for pianox (19 perceptual ratings)."""

@@ -1,0 +1,1 @@
+"""SSAST self-supervised pretraining task for pianox (masked spectrogram patch modelling)."""
