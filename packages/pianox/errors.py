@@ -10,9 +10,13 @@ from __future__ import annotations
 class PianoxError(Exception):
     """Base of all errors a user can cause and fix (bad config, bad data, bad plugin)."""
 
+    exit_code = 1
+
 
 class ConfigError(PianoxError):
     """An experiment file or override is malformed: names the file, table, key and line."""
+
+    exit_code = 2
 
 
 class PluginError(PianoxError):

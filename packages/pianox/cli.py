@@ -1,0 +1,99 @@
+"""The `pianox` command line: run, plugins (and the subcommands each domain adds)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from . import __version__
+from .errors import PianoxError
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .runner import run_file
+
+    run = run_file(args.experiment, args.set, force=args.force, resume=args.resume, quiet=args.quiet)
+    results = json.loads((run.path / "results.json").read_text(encoding="utf-8"))
+    print(f"run finished: {run.path}")
+    for k, v in results.items():
+        if isinstance(v, float):
+            print(f"  {k} = {v:.4f}")
+    return 0
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from . import registry
+
+    infos = registry.discover(args.group and registry.GROUPS.get(args.group, args.group))
+    rows = []
+    for info in infos:
+        error = None
+        if not args.no_load:
+            try:
+                registry.load(info.group, info.name)
+            except PianoxError as exc:
+                error = str(exc.__cause__ or exc)
+        rows.append({"group": info.group, "name": info.name, "distribution": info.dist,
+                     "version": info.version, "target": info.value, "error": error})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="pianox plugins")
+    for col in ("group", "name", "distribution", "version", "status"):
+        table.add_column(col)
+    for r in rows:
+        status = "[red]error: " + r["error"] + "[/red]" if r["error"] else ("not loaded" if args.no_load else "ok")
+        table.add_row(r["group"], r["name"], r["distribution"], r["version"], status)
+    Console(width=200).print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pianox", description="Audio Spectrogram Transformers for piano and drums")
+    parser.add_argument("--version", action="version", version=f"pianox {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("run", help="run an experiment file")
+    p.add_argument("experiment", help="TOML experiment file")
+    p.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE",
+                   help="override a config value (repeatable), e.g. --set train.lr=3e-4")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p.add_argument("--force", action="store_true", help="replace an existing run of the same config")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("plugins", help="list every plugin found (and load errors)")
+    p.add_argument("--group", help="only this stage or entry-point group (e.g. task, pianox.tasks)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--no-load", action="store_true", help="read metadata only; do not import plugins")
+    p.set_defaults(func=_cmd_plugins)
+
+    for module in _COMMAND_MODULES:
+        __import__(f"pianox.{module}", fromlist=["register"]).register(sub)
+    return parser
+
+
+# Modules that add subcommands with `register(subparsers)`.
+_COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except PianoxError as exc:
+        print(f"pianox: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("pianox: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

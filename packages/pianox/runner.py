@@ -1,0 +1,80 @@
+"""`pianox run`: resolve an experiment, build its five stages, train, and finish the run dir."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import Experiment, load_experiment
+from .errors import ConfigError, PianoxError
+from .rundir import RunDir
+
+
+@dataclass
+class RunContext:
+    """What a task's `finish(run)` gets: the run directory, the experiment and the trained parts."""
+
+    run: RunDir
+    experiment: Experiment
+    stages: Any
+    model: Any
+    head: Any
+    results: dict[str, float]
+
+
+def build_stages(exp: Experiment) -> Any:
+    """Instantiate backend, source, features, model and task through the registry.
+
+    A plugin that rejects its config with ValueError becomes a ConfigError naming the table.
+    """
+    from .train.engine import Stages
+
+    def make(stage: str, **kwargs: Any) -> Any:
+        spec = exp.stages[stage]
+        try:
+            return spec.build(**kwargs)
+        except PianoxError:
+            raise
+        except ValueError as exc:
+            where = f"{exp.path or '<config>'}, [{stage}] kind = {spec.kind!r}"
+            raise ConfigError(f"{where}: {exc}") from exc
+
+    backend = make("backend")
+    source = make("source")
+    features = make("features")
+    model = make("model", num_bins=features.num_bins)
+    if hasattr(model, "attention_impl"):
+        model.attention_impl = backend.attention
+    task = make("task")
+    return Stages(source=source, features=features, model=model, task=task, backend=backend)
+
+
+def run_dir_for(exp: Experiment) -> Path:
+    """`<output_dir>/<name>-<hash8>`."""
+    return Path(exp.run.output_dir) / f"{exp.run.name}-{exp.hash()}"
+
+
+def run_experiment(exp: Experiment, *, force: bool = False, resume: bool = False, quiet: bool = False) -> RunDir:
+    """Train and evaluate `exp`; returns the finished run directory."""
+    from .train.engine import Interrupted, Trainer
+
+    stages = build_stages(exp)
+    run = RunDir.open(run_dir_for(exp), exp.dumps(), force=force, resume=resume)
+    try:
+        trainer = Trainer(stages, exp, run, quiet=quiet)
+        results = trainer.fit()
+        stages.task.finish(RunContext(run, exp, stages, trainer.model, trainer.head, results))
+    except Interrupted:
+        run.set_status("interrupted")
+        raise
+    except BaseException as exc:
+        run.set_status("failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    run.set_status("finished", results=results)
+    return run
+
+
+def run_file(path: str | Path, overrides: list[str] | None = None, **kwargs: Any) -> RunDir:
+    """Load the experiment at `path` (with `--set` overrides) and run it."""
+    return run_experiment(load_experiment(path, overrides), **kwargs)

@@ -1,0 +1,1 @@
+"""The training engine every task trains with (imported lazily: `pianox.train.engine`)."""

@@ -1,0 +1,120 @@
+"""Batches for the engine: examples -> padded waveforms -> features -> task targets.
+
+Features are computed on the fly inside data-loader workers (on CPU, through the features
+stage), so the model only ever sees (B, T, F) tensors and a (B, T) padding mask. The order of
+examples is a pure function of (seed, epoch), which is what makes resumption bit-exact.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from ..api import Example, Features, Task
+
+
+def load_waveform(example: Example, sample_rate: int) -> np.ndarray:
+    """The mono float32 waveform of `example` at `sample_rate` Hz, shape (S,)."""
+    if example.audio is not None:
+        audio = np.asarray(example.audio, dtype=np.float32)
+        if example.sample_rate is not None and example.sample_rate != sample_rate:
+            import soxr
+
+            audio = soxr.resample(audio, example.sample_rate, sample_rate).astype(np.float32)
+        return audio
+    from ..audio import load_example
+
+    return load_example(example, sample_rate)
+
+
+class ExampleDataset(Dataset):
+    """Indexable examples with their audio loaded at the features' sample rate."""
+
+    def __init__(self, examples: Sequence[Example], sample_rate: int):
+        self.examples = list(examples)
+        self.sample_rate = sample_rate
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, index: int) -> tuple[Example, np.ndarray]:
+        example = self.examples[index]
+        return example, load_waveform(example, self.sample_rate)
+
+
+class Collate:
+    """Pads waveforms to (B, S), computes features (B, T, F) and the (B, T) padding mask, then
+    lets the task add its targets. Picklable, so it runs in worker processes."""
+
+    def __init__(self, features: Features, task: Task):
+        self.features = features
+        self.task = task
+
+    def __call__(self, items: Sequence[tuple[Example, np.ndarray]]) -> dict[str, Any]:
+        examples = [e for e, _ in items]
+        lengths = torch.tensor([len(w) for _, w in items], dtype=torch.long)
+        wave = torch.zeros(len(items), int(lengths.max()) if len(items) else 0)
+        for i, (_, w) in enumerate(items):
+            wave[i, : len(w)] = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
+        with torch.no_grad():
+            feats = self.features(wave)
+        frames = torch.tensor([self.features.num_frames(int(n)) for n in lengths], dtype=torch.long)
+        frames = frames.clamp(max=feats.shape[1])
+        padding_mask = torch.arange(feats.shape[1])[None, :] < frames[:, None]
+        batch = {"waveform": wave, "lengths": lengths, "features": feats, "frames": frames,
+                 "padding_mask": padding_mask, "keys": [e.key for e in examples]}
+        return self.task.collate(examples, batch)
+
+
+class EpochSampler(Sampler[int]):
+    """Indices of one epoch: a permutation seeded by (seed, epoch), sharded by rank, with the
+    first `skip` indices of this rank's share dropped (resuming mid-epoch)."""
+
+    def __init__(self, n: int, *, shuffle: bool, seed: int, epoch: int, skip: int = 0,
+                 rank: int = 0, world: int = 1):
+        self.n, self.shuffle, self.seed, self.epoch = n, shuffle, seed, epoch
+        self.skip, self.rank, self.world = skip, rank, world
+
+    def indices(self) -> list[int]:
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            order = torch.randperm(self.n, generator=g).tolist()
+        else:
+            order = list(range(self.n))
+        if self.world > 1:  # pad so every rank gets the same count (as DistributedSampler does)
+            total = -(-self.n // self.world) * self.world
+            order = (order + order[: total - self.n])[self.rank::self.world]
+        return order[self.skip:]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices())
+
+    def __len__(self) -> int:
+        return len(self.indices())
+
+
+def _seed_worker(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    import random
+
+    random.seed(seed)
+
+
+def make_loader(dataset: ExampleDataset, collate: Collate, sampler: Sampler, *, batch_size: int,
+                num_workers: int, seed: int) -> DataLoader:
+    """A DataLoader with its own generator: creating it never draws from torch's global RNG
+    (which would make a resumed run diverge), and worker seeds depend on `seed` only."""
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate,
+                      num_workers=num_workers, worker_init_fn=_seed_worker if num_workers else None,
+                      generator=torch.Generator().manual_seed(seed), persistent_workers=False,
+                      pin_memory=False)
+
+
+def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """Move every tensor of a batch to `device` (other values are kept as they are)."""
+    return {k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v)
+            for k, v in batch.items()}

@@ -1,0 +1,315 @@
+"""The training loop every task trains with.
+
+`Trainer(stages, experiment, run).fit()` trains the encoder and the task head on the source's
+train split, evaluates on [eval] split, keeps checkpoints/last and checkpoints/best, and
+finally evaluates best/ on the test split. It resumes bit-exactly from checkpoints/last: the
+data order is a function of (seed, epoch) and the RNG states are restored. SIGTERM / SIGINT
+save at the next step boundary and stop cleanly.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from ..errors import PianoxError, TrainingError
+from ..rundir import RunDir
+from . import checkpoint as ckpt
+from .data import Collate, EpochSampler, ExampleDataset, make_loader, to_device
+from .optim import apply_freeze, build_optimizer, build_scheduler
+from .progress import Progress
+from .seed import seed_everything
+
+
+class Interrupted(PianoxError):
+    """Training stopped by SIGTERM/SIGINT after saving checkpoints/last."""
+
+    exit_code = 130
+
+
+@dataclass
+class Stages:
+    """The five built stages of a run."""
+
+    source: Any
+    features: Any
+    model: nn.Module
+    task: Any
+    backend: Any
+
+
+@dataclass
+class TrainState:
+    """Counters that, with the checkpoint, fully describe where training is."""
+
+    step: int = 0
+    epoch: int = 0
+    micro_in_epoch: int = 0
+    best: float | None = None
+    bad_evals: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "epoch": self.epoch, "micro_in_epoch": self.micro_in_epoch,
+                "best": self.best, "bad_evals": self.bad_evals}
+
+
+class Trainer:
+    def __init__(self, stages: Stages, experiment: Any, run: RunDir, *, quiet: bool = False):
+        self.s = stages
+        self.exp = experiment
+        self.cfg = experiment.train
+        self.run = run
+        self.quiet = quiet
+        self.device = stages.backend.device
+        self.state = TrainState()
+        self._stop_signal: int | None = None
+        seed_everything(experiment.run.seed)
+        self.head = stages.task.build_head(stages.model, stages.features)
+        apply_freeze(stages.model, self.cfg)
+        self.model = stages.backend.prepare(stages.model)
+        self.head = stages.backend.prepare(self.head)
+        self.optimizer = build_optimizer(self.model, self.head, self.cfg)
+        self.scaler = stages.backend.grad_scaler()
+        self.train_examples = list(stages.source.examples("train"))
+        if not self.train_examples:
+            raise TrainingError(f"source {stages.source.name!r} has no training examples")
+        self.steps_per_epoch = max(1, math.ceil(len(self.train_examples) / (self.cfg.batch_size * self.cfg.accumulate)))
+        self.total_steps = self.cfg.max_steps or self.cfg.epochs * self.steps_per_epoch
+        self.scheduler = build_scheduler(self.optimizer, self.total_steps, self.cfg)
+        self.collate = Collate(stages.features, stages.task)
+        self.writer = _tensorboard(run) if experiment.run.tensorboard else None
+
+    # ------------------------------------------------------------------------ checkpoints
+
+    def _modules(self) -> dict[str, nn.Module]:
+        return {"model": self.model, "head": self.head}
+
+    def save(self, name: str) -> None:
+        state = {"trainer": self.state.as_dict(), "history": self.state.history,
+                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                 "scaler": self.scaler.state_dict(), "rng": ckpt.rng_state()}
+        meta = {"step": self.state.step, "epoch": self.state.epoch, "hash": self.exp.hash(),
+                "metric": self.cfg.metric, "best": self.state.best}
+        ckpt.save(self.run.checkpoints / name, self._modules(), state, meta)
+
+    def restore(self) -> bool:
+        """Continue from checkpoints/last when the run was resumed; True if restored."""
+        last = self.run.checkpoints / "last"
+        if not (self.run.resumed and last.exists()):
+            return False
+        ckpt.load_weights(last, self._modules())
+        state = ckpt.load_state(last)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        t = state["trainer"]
+        self.state = TrainState(step=t["step"], epoch=t["epoch"], micro_in_epoch=t["micro_in_epoch"],
+                                best=t["best"], bad_evals=t["bad_evals"], history=list(state["history"]))
+        ckpt.set_rng_state(state["rng"])
+        self.run.truncate_metrics(self.state.step)
+        return True
+
+    # ----------------------------------------------------------------------------- loops
+
+    def _loader(self, examples: list, *, shuffle: bool, epoch: int = 0, skip: int = 0,
+                batch_size: int | None = None) -> torch.utils.data.DataLoader:
+        bs = batch_size or self.cfg.batch_size
+        sampler = EpochSampler(len(examples), shuffle=shuffle, seed=self.exp.run.seed, epoch=epoch, skip=skip * bs)
+        dataset = ExampleDataset(examples, self.s.features.sample_rate)
+        return make_loader(dataset, self.collate, sampler, batch_size=bs, num_workers=self.cfg.num_workers,
+                           seed=self.exp.run.seed * 7919 + epoch)
+
+    def evaluate(self, split: str) -> dict[str, float]:
+        """Task metrics on `split`, keys prefixed "val/" (the [eval] split) or "<split>/"."""
+        examples = list(self.s.source.examples(split))
+        if self.exp.eval.max_examples:
+            examples = examples[: self.exp.eval.max_examples]
+        if not examples:
+            return {}
+        loader = self._loader(examples, shuffle=False, batch_size=self.exp.eval.batch_size or None)
+        self.model.eval()
+        self.head.eval()
+        try:
+            with torch.no_grad(), self.s.backend.autocast():
+                batches: Iterator[dict] = (to_device(b, self.device) for b in loader)
+                metrics = self.s.task.evaluate(self.model, self.head, batches)
+        finally:
+            self.model.train()
+            self.head.train()
+        prefix = "val" if split == self.exp.eval.split else split
+        return {f"{prefix}/{k}": float(v) for k, v in metrics.items()}
+
+    def _better(self, value: float) -> bool:
+        if self.state.best is None or math.isnan(self.state.best):
+            return not math.isnan(value)
+        return value < self.state.best if self.cfg.mode == "min" else value > self.state.best
+
+    def _eval_and_checkpoint(self, epoch_end: bool) -> bool:
+        """Evaluate, log, update best/ and last/; return True when early stopping triggers."""
+        metrics = self.evaluate(self.exp.eval.split)
+        record = {"step": self.state.step, "epoch": self.state.epoch, **metrics}
+        self.run.log(record)
+        self._tb(metrics)
+        stop = False
+        if self.cfg.metric in metrics:
+            value = metrics[self.cfg.metric]
+            if self._better(value):
+                self.state.best = value
+                self.state.bad_evals = 0
+                self.save("best")
+            else:
+                self.state.bad_evals += 1
+                stop = bool(self.cfg.patience) and self.state.bad_evals >= self.cfg.patience
+        elif metrics:
+            raise TrainingError(f"[train] metric {self.cfg.metric!r} is not among the evaluated metrics: "
+                                f"{', '.join(sorted(metrics))}")
+        self._last_eval = metrics
+        return stop
+
+    def _tb(self, scalars: dict[str, float]) -> None:
+        if self.writer is not None:
+            for k, v in scalars.items():
+                self.writer.add_scalar(k, v, self.state.step)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self._stop_signal = signum
+
+    def fit(self) -> dict[str, float]:
+        """Train to the end (or early stop / signal) and return the final test metrics."""
+        restored = self.restore()
+        handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        self._last_eval: dict[str, float] = {}
+        progress = Progress(total=self.total_steps, disable=self.quiet, initial=self.state.step)
+        try:
+            with progress:
+                stopped = self._train_epochs(progress)
+        finally:
+            for s, h in handlers.items():
+                signal.signal(s, h)
+            if self.writer is not None:
+                self.writer.flush()
+        if stopped == "signal":
+            raise Interrupted(f"interrupted by signal {self._stop_signal} at step {self.state.step}; "
+                              f"checkpoint saved in {self.run.checkpoints / 'last'} (continue with --resume)")
+        return self._finish(restored)
+
+    def _train_epochs(self, progress: Progress) -> str | None:
+        cfg = self.cfg
+        self.model.train()
+        self.head.train()
+        while self.state.epoch < cfg.epochs and self.state.step < self.total_steps:
+            epoch_start = time.perf_counter()
+            losses: list[float] = []
+            loader = self._loader(self.train_examples, shuffle=True, epoch=self.state.epoch,
+                                  skip=self.state.micro_in_epoch)
+            self.optimizer.zero_grad(set_to_none=True)
+            pending = 0
+            for batch in loader:
+                loss_value = self._micro_step(to_device(batch, self.device))
+                self.state.micro_in_epoch += 1
+                pending += 1
+                if loss_value is not None:
+                    losses.append(loss_value)
+                if pending < cfg.accumulate:
+                    continue
+                pending = 0
+                self._optimizer_step()
+                progress.update(self.state.step, loss=losses[-1] if losses else float("nan"),
+                                lr=self.scheduler.get_last_lr()[0])
+                if cfg.checkpoint_every and self.state.step % cfg.checkpoint_every == 0:
+                    self.save("last")
+                if self.state.step % cfg.log_every == 0:
+                    rec = {"step": self.state.step, "epoch": self.state.epoch,
+                           "train/loss": losses[-1] if losses else float("nan"),
+                           "lr": self.scheduler.get_last_lr()[0]}
+                    self.run.log(rec)
+                    self._tb({"train/loss": rec["train/loss"], "lr": rec["lr"]})
+                if cfg.eval_every and self.state.step % cfg.eval_every == 0:
+                    if self._eval_and_checkpoint(epoch_end=False):
+                        self.save("last")
+                        return "early"
+                    self.save("last")
+                    self._keep_step_checkpoint()
+                if self._stop_signal is not None:
+                    self.save("last")
+                    return "signal"
+                if self.state.step >= self.total_steps:
+                    break
+            if pending:  # a last partial accumulation still updates the weights
+                self._optimizer_step()
+            self.state.epoch += 1
+            self.state.micro_in_epoch = 0
+            early = False if cfg.eval_every else self._eval_and_checkpoint(epoch_end=True)
+            self.state.history.append({"epoch": self.state.epoch, "step": self.state.step,
+                                       "train/loss": sum(losses) / len(losses) if losses else float("nan"),
+                                       "lr": self.scheduler.get_last_lr()[0],
+                                       "time_s": time.perf_counter() - epoch_start, **self._last_eval})
+            self.run.write_json("history.json", self.state.history)
+            self.save("last")
+            self._keep_step_checkpoint()
+            if early:
+                return "early"
+            if self._stop_signal is not None:
+                return "signal"
+        return None
+
+    def _micro_step(self, batch: dict[str, Any]) -> float | None:
+        with self.s.backend.autocast():
+            loss, _logs = self.s.task.loss(self.model, self.head, batch)
+        if not torch.isfinite(loss.detach()).all():
+            where = f"step {self.state.step + 1} (epoch {self.state.epoch}, batch {self.state.micro_in_epoch})"
+            if self.cfg.nan_policy == "error":
+                raise TrainingError(f"non-finite loss {loss.item()} at {where}; set [train] nan_policy = "
+                                    f"\"skip\" to skip such batches")
+            self.run.log({"step": self.state.step, "skipped_batch": self.state.micro_in_epoch})
+            return None
+        self.scaler.scale(loss / self.cfg.accumulate).backward()
+        return float(loss.detach())
+
+    def _optimizer_step(self) -> None:
+        if self.cfg.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            params = [p for g in self.optimizer.param_groups for p in g["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        self.state.step += 1
+
+    def _keep_step_checkpoint(self) -> None:
+        if self.cfg.keep_last > 0:
+            self.save(f"step-{self.state.step}")
+            ckpt.prune(self.run.checkpoints, self.cfg.keep_last)
+
+    def _finish(self, restored: bool) -> dict[str, float]:
+        results: dict[str, float] = {}
+        best = self.run.checkpoints / "best"
+        if self.exp.eval.test:
+            if best.exists():
+                ckpt.load_weights(best, self._modules())
+            results = self.evaluate("test")
+            if results:
+                self.run.log({"step": self.state.step, "epoch": self.state.epoch, **results})
+                self._tb(results)
+        self.run.write_json("results.json", {"best": self.state.best, "metric": self.cfg.metric,
+                                             "steps": self.state.step, **results})
+        from .plots import plot_curves
+
+        plot_curves(self.run.read_metrics(), self.run.plots / "curves.png")
+        return results
+
+
+def _tensorboard(run: RunDir) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception:  # tensorboard is optional
+        return None
+    return SummaryWriter(log_dir=str(run.path / "tensorboard"))
