@@ -34,7 +34,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             try:
                 registry.load(info.group, info.name)
             except PianoxError as exc:
-                error = str(exc.__cause__ or exc)
+                error = registry.short_error(exc)
         rows.append({"group": info.group, "name": info.name, "distribution": info.dist,
                      "version": info.version, "target": info.value, "error": error})
     if args.json:

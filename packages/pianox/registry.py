@@ -160,8 +160,14 @@ def load_all(group: str) -> tuple[dict[str, Any], list[LoadFailure]]:
         try:
             loaded[info.name] = _load_cached(info)
         except PluginError as exc:
-            failures.append(LoadFailure(info, str(exc.__cause__ or exc)))
+            failures.append(LoadFailure(info, short_error(exc)))
     return loaded, failures
+
+
+def short_error(exc: PluginError) -> str:
+    """"ExcType: message" of the import failure behind a PluginError (or its own message)."""
+    cause = exc.__cause__
+    return f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
 
 
 def clear_cache() -> None:

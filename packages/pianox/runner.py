@@ -24,11 +24,14 @@ class RunContext:
 
 
 def build_stages(exp: Experiment) -> Any:
-    """Instantiate backend, source, features, model and task through the registry.
+    """Instantiate backend, source, features, model and task through the registry, seeded.
 
     A plugin that rejects its config with ValueError becomes a ConfigError naming the table.
     """
     from .train.engine import Stages
+    from .train.seed import seed_everything
+
+    seed_everything(exp.run.seed)  # model initialisation draws from the global RNGs
 
     def make(stage: str, **kwargs: Any) -> Any:
         spec = exp.stages[stage]

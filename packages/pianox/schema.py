@@ -26,19 +26,24 @@ class Where:
 
     file: str = "<config>"
     table: str = ""
-    lines: Mapping[str, int] = field(default_factory=dict)
+    lines: Mapping[str, int | str] = field(default_factory=dict)
 
     def child(self, key: str) -> "Where":
         return Where(self.file, f"{self.table}.{key}" if self.table else key, self.lines)
 
     def describe(self, key: str | None = None) -> str:
+        """"file, [table] key 'k' (line N)"; the origin is "from --set ..." for overrides."""
         head = f"{self.file}, [{self.table}]" if self.table else self.file
         if key is None:
-            line = self.lines.get(self.table)
-            return head + (f" (line {line})" if line else "")
+            return head + _origin(self.lines.get(self.table))
         dotted = f"{self.table}.{key}" if self.table else key
-        line = self.lines.get(dotted)
-        return f"{head} key {key!r}" + (f" (line {line})" if line else "")
+        return f"{head} key {key!r}" + _origin(self.lines.get(dotted))
+
+
+def _origin(line: int | str | None) -> str:
+    if line is None:
+        return ""
+    return f" (line {line})" if isinstance(line, int) else f" ({line})"
 
 
 def _type_name(tp: Any) -> str:

@@ -24,7 +24,6 @@ from . import checkpoint as ckpt
 from .data import Collate, EpochSampler, ExampleDataset, make_loader, to_device
 from .optim import apply_freeze, build_optimizer, build_scheduler
 from .progress import Progress
-from .seed import seed_everything
 
 
 class Interrupted(PianoxError):
@@ -70,7 +69,6 @@ class Trainer:
         self.device = stages.backend.device
         self.state = TrainState()
         self._stop_signal: int | None = None
-        seed_everything(experiment.run.seed)
         self.head = stages.task.build_head(stages.model, stages.features)
         apply_freeze(stages.model, self.cfg)
         self.model = stages.backend.prepare(stages.model)

@@ -1,0 +1,57 @@
+"""Backends: availability, errors for missing devices, autocast dtype, attention choice."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pianox.backends import AutoBackend, CPUBackend, CUDABackend, MPSBackend, available_backends
+from pianox.errors import BackendError
+
+
+def test_cpu_backend_properties():
+    b = CPUBackend()
+    assert b.device == torch.device("cpu") and b.autocast_dtype is None and b.attention == "sdpa"
+    assert CPUBackend(CPUBackend.Config(precision="bf16")).autocast_dtype == torch.bfloat16
+    assert not b.grad_scaler().is_enabled()
+    module = b.prepare(torch.nn.Linear(2, 2))
+    assert next(module.parameters()).device.type == "cpu"
+    b.synchronize()
+
+
+def test_auto_picks_the_best_available():
+    best = available_backends()[0]
+    assert AutoBackend().name == best
+    assert "cpu" in available_backends()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_unavailable_backend_is_a_clear_error():
+    with pytest.raises(BackendError, match=r"backend 'cuda' is not available on this machine \(available: .*cpu"):
+        CUDABackend()
+
+
+@pytest.mark.skipif(MPSBackend.available(), reason="needs a machine without MPS")
+def test_unavailable_mps():
+    with pytest.raises(BackendError, match="'mps' is not available"):
+        MPSBackend()
+
+
+def test_triton_attention_needs_cuda():
+    with pytest.raises(BackendError, match="attention='triton' needs the cuda backend"):
+        CPUBackend(CPUBackend.Config(attention="triton"))
+
+
+def test_autocast_context_runs_bf16_on_cpu():
+    b = CPUBackend(CPUBackend.Config(precision="bf16"))
+    with b.autocast():
+        y = torch.nn.Linear(4, 4)(torch.randn(2, 4))
+    assert y.dtype == torch.bfloat16
+
+
+def test_backend_kind_in_experiment_errors_without_device(write_exp, cli):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    proc = cli("run", str(write_exp()), "--quiet", "--set", "backend.kind=cuda")
+    assert proc.returncode == 1 and "backend 'cuda' is not available" in proc.stderr
+    assert "Traceback" not in proc.stderr
