@@ -15,6 +15,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_file
 
     run = run_file(args.experiment, args.set, force=args.force, resume=args.resume, quiet=args.quiet)
+    if not run.writable:  # a data-parallel rank other than 0: rank 0 reports
+        return 0
     results = json.loads((run.path / "results.json").read_text(encoding="utf-8"))
     print(f"run finished: {run.path}")
     for k, v in results.items():

@@ -30,6 +30,8 @@ class RunDir:
 
     path: Path
     resumed: bool = False
+    writable: bool = True
+    """False on data-parallel ranks other than 0: their writes are skipped."""
 
     @property
     def checkpoints(self) -> Path:
@@ -79,6 +81,8 @@ class RunDir:
         return run
 
     def set_status(self, state: str, **extra: Any) -> None:
+        if not self.writable:
+            return
         payload = {"state": state, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra}
         atomic.write_text(self.path / "status.json", json.dumps(payload, indent=2) + "\n")
 
@@ -86,13 +90,15 @@ class RunDir:
 
     def log(self, record: dict[str, Any]) -> None:
         """Append one JSON line to metrics.jsonl (flushed, so a killed run keeps its log)."""
+        if not self.writable:
+            return
         with open(self.metrics_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record, default=float) + "\n")
             f.flush()
 
     def truncate_metrics(self, after_step: int) -> None:
         """Drop metric lines logged after `after_step` (they are redone on resume)."""
-        if not self.metrics_path.exists():
+        if not self.writable or not self.metrics_path.exists():
             return
         keep = [line for line in self.metrics_path.read_text(encoding="utf-8").splitlines()
                 if line.strip() and json.loads(line).get("step", 0) <= after_step]
@@ -105,6 +111,8 @@ class RunDir:
                 if line.strip()]
 
     def write_json(self, name: str, obj: Any) -> None:
+        if not self.writable:
+            return
         atomic.write_text(self.path / name, json.dumps(obj, indent=2, default=float) + "\n")
 
 

@@ -59,23 +59,46 @@ def run_dir_for(exp: Experiment) -> Path:
 
 
 def run_experiment(exp: Experiment, *, force: bool = False, resume: bool = False, quiet: bool = False) -> RunDir:
-    """Train and evaluate `exp`; returns the finished run directory."""
+    """Train and evaluate `exp`; returns the finished run directory.
+
+    Under torchrun every rank calls this; rank 0 owns the run directory (see train.distributed).
+    """
+    from .train import distributed
     from .train.engine import Interrupted, Trainer
 
+    world = distributed.world_from_env()
+    if world.active and hasattr(exp.stages["backend"].config, "device_index"):
+        exp.stages["backend"].config.device_index = world.local_rank
     stages = build_stages(exp)
-    run = RunDir.open(run_dir_for(exp), exp.dumps(), force=force, resume=resume)
+    distributed.setup(world, stages.backend.device.type)
     try:
-        trainer = Trainer(stages, exp, run, quiet=quiet)
-        results = trainer.fit()
-        stages.task.finish(RunContext(run, exp, stages, trainer.model, trainer.head, results))
-    except Interrupted:
-        run.set_status("interrupted")
-        raise
-    except BaseException as exc:
-        run.set_status("failed", error=f"{type(exc).__name__}: {exc}")
-        raise
-    run.set_status("finished", results=results)
-    return run
+        root = run_dir_for(exp)
+        run, error = None, None
+        if world.is_main:
+            try:
+                run = RunDir.open(root, exp.dumps(), force=force, resume=resume)
+            except PianoxError as exc:
+                error = exc
+        run, error = distributed.broadcast(world, (run, error))  # every rank fails alike
+        if error is not None:
+            raise error
+        if not world.is_main:
+            run = RunDir(run.path, resumed=run.resumed, writable=False)
+        try:
+            trainer = Trainer(stages, exp, run, quiet=quiet or not world.is_main, world=world)
+            results = trainer.fit()
+            if world.is_main:
+                stages.task.finish(RunContext(run, exp, stages, trainer.model, trainer.head, results))
+        except Interrupted:
+            run.set_status("interrupted")
+            raise
+        except BaseException as exc:
+            run.set_status("failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        run.set_status("finished", results=results)
+        return run
+    finally:
+        distributed.teardown(world)
 
 
 def run_file(path: str | Path, overrides: list[str] | None = None, **kwargs: Any) -> RunDir:

@@ -22,6 +22,7 @@ from ..errors import PianoxError, TrainingError
 from ..rundir import RunDir
 from . import checkpoint as ckpt
 from .data import Collate, EpochSampler, ExampleDataset, make_loader, to_device
+from .distributed import World, average_gradients, barrier, broadcast
 from .optim import apply_freeze, build_optimizer, build_scheduler
 from .progress import Progress
 
@@ -60,7 +61,9 @@ class TrainState:
 
 
 class Trainer:
-    def __init__(self, stages: Stages, experiment: Any, run: RunDir, *, quiet: bool = False):
+    def __init__(self, stages: Stages, experiment: Any, run: RunDir, *, quiet: bool = False,
+                 world: World | None = None):
+        self.world = world or World()
         self.s = stages
         self.exp = experiment
         self.cfg = experiment.train
@@ -78,11 +81,12 @@ class Trainer:
         self.train_examples = list(stages.source.examples("train"))
         if not self.train_examples:
             raise TrainingError(f"source {stages.source.name!r} has no training examples")
-        self.steps_per_epoch = max(1, math.ceil(len(self.train_examples) / (self.cfg.batch_size * self.cfg.accumulate)))
+        global_batch = self.cfg.batch_size * self.cfg.accumulate * self.world.size
+        self.steps_per_epoch = max(1, math.ceil(len(self.train_examples) / global_batch))
         self.total_steps = self.cfg.max_steps or self.cfg.epochs * self.steps_per_epoch
         self.scheduler = build_scheduler(self.optimizer, self.total_steps, self.cfg)
         self.collate = Collate(stages.features, stages.task)
-        self.writer = _tensorboard(run) if experiment.run.tensorboard else None
+        self.writer = _tensorboard(run) if experiment.run.tensorboard and self.world.is_main else None
 
     # ------------------------------------------------------------------------ checkpoints
 
@@ -90,6 +94,9 @@ class Trainer:
         return {"model": self.model, "head": self.head}
 
     def save(self, name: str) -> None:
+        """Write checkpoints/<name> (rank 0 only)."""
+        if not self.world.is_main:
+            return
         state = {"trainer": self.state.as_dict(), "history": self.state.history,
                  "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                  "scaler": self.scaler.state_dict(), "rng": ckpt.rng_state()}
@@ -117,9 +124,11 @@ class Trainer:
     # ----------------------------------------------------------------------------- loops
 
     def _loader(self, examples: list, *, shuffle: bool, epoch: int = 0, skip: int = 0,
-                batch_size: int | None = None) -> torch.utils.data.DataLoader:
+                batch_size: int | None = None, sharded: bool = False) -> torch.utils.data.DataLoader:
         bs = batch_size or self.cfg.batch_size
-        sampler = EpochSampler(len(examples), shuffle=shuffle, seed=self.exp.run.seed, epoch=epoch, skip=skip * bs)
+        rank, size = (self.world.rank, self.world.size) if sharded else (0, 1)
+        sampler = EpochSampler(len(examples), shuffle=shuffle, seed=self.exp.run.seed, epoch=epoch,
+                               skip=skip * bs, rank=rank, world=size)
         dataset = ExampleDataset(examples, self.s.features.sample_rate)
         return make_loader(dataset, self.collate, sampler, batch_size=bs, num_workers=self.cfg.num_workers,
                            seed=self.exp.run.seed * 7919 + epoch)
@@ -149,8 +158,18 @@ class Trainer:
             return not math.isnan(value)
         return value < self.state.best if self.cfg.mode == "min" else value > self.state.best
 
-    def _eval_and_checkpoint(self, epoch_end: bool) -> bool:
-        """Evaluate, log, update best/ and last/; return True when early stopping triggers."""
+    def _eval_and_checkpoint(self) -> bool:
+        """Evaluate, log, update best/; return True when early stopping triggers. Rank 0
+        evaluates; its decision and metrics are broadcast so every rank stops together."""
+        stop, metrics = False, {}
+        if self.world.is_main:
+            stop, metrics = self._evaluate_main()
+        stop, metrics, self.state.best, self.state.bad_evals = broadcast(
+            self.world, (stop, metrics, self.state.best, self.state.bad_evals))
+        self._last_eval = metrics
+        return stop
+
+    def _evaluate_main(self) -> tuple[bool, dict[str, float]]:
         metrics = self.evaluate(self.exp.eval.split)
         record = {"step": self.state.step, "epoch": self.state.epoch, **metrics}
         self.run.log(record)
@@ -168,8 +187,7 @@ class Trainer:
         elif metrics:
             raise TrainingError(f"[train] metric {self.cfg.metric!r} is not among the evaluated metrics: "
                                 f"{', '.join(sorted(metrics))}")
-        self._last_eval = metrics
-        return stop
+        return stop, metrics
 
     def _tb(self, scalars: dict[str, float]) -> None:
         if self.writer is not None:
@@ -181,7 +199,7 @@ class Trainer:
 
     def fit(self) -> dict[str, float]:
         """Train to the end (or early stop / signal) and return the final test metrics."""
-        restored = self.restore()
+        self.restore()
         handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         self._last_eval: dict[str, float] = {}
         progress = Progress(total=self.total_steps, disable=self.quiet, initial=self.state.step)
@@ -196,7 +214,7 @@ class Trainer:
         if stopped == "signal":
             raise Interrupted(f"interrupted by signal {self._stop_signal} at step {self.state.step}; "
                               f"checkpoint saved in {self.run.checkpoints / 'last'} (continue with --resume)")
-        return self._finish(restored)
+        return self._finish()
 
     def _train_epochs(self, progress: Progress) -> str | None:
         cfg = self.cfg
@@ -206,7 +224,7 @@ class Trainer:
             epoch_start = time.perf_counter()
             losses: list[float] = []
             loader = self._loader(self.train_examples, shuffle=True, epoch=self.state.epoch,
-                                  skip=self.state.micro_in_epoch)
+                                  skip=self.state.micro_in_epoch, sharded=True)
             self.optimizer.zero_grad(set_to_none=True)
             pending = 0
             for batch in loader:
@@ -230,7 +248,7 @@ class Trainer:
                     self.run.log(rec)
                     self._tb({"train/loss": rec["train/loss"], "lr": rec["lr"]})
                 if cfg.eval_every and self.state.step % cfg.eval_every == 0:
-                    if self._eval_and_checkpoint(epoch_end=False):
+                    if self._eval_and_checkpoint():
                         self.save("last")
                         return "early"
                     self.save("last")
@@ -244,7 +262,7 @@ class Trainer:
                 self._optimizer_step()
             self.state.epoch += 1
             self.state.micro_in_epoch = 0
-            early = False if cfg.eval_every else self._eval_and_checkpoint(epoch_end=True)
+            early = False if cfg.eval_every else self._eval_and_checkpoint()
             self.state.history.append({"epoch": self.state.epoch, "step": self.state.step,
                                        "train/loss": sum(losses) / len(losses) if losses else float("nan"),
                                        "lr": self.scheduler.get_last_lr()[0],
@@ -272,6 +290,7 @@ class Trainer:
         return float(loss.detach())
 
     def _optimizer_step(self) -> None:
+        average_gradients(self.world, (p for g in self.optimizer.param_groups for p in g["params"]))
         if self.cfg.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)
             params = [p for g in self.optimizer.param_groups for p in g["params"]]
@@ -287,8 +306,11 @@ class Trainer:
             self.save(f"step-{self.state.step}")
             ckpt.prune(self.run.checkpoints, self.cfg.keep_last)
 
-    def _finish(self, restored: bool) -> dict[str, float]:
+    def _finish(self) -> dict[str, float]:
+        barrier(self.world)  # rank 0's last checkpoint is on disk for everyone
         results: dict[str, float] = {}
+        if not self.world.is_main:
+            return results
         best = self.run.checkpoints / "best"
         if self.exp.eval.test:
             if best.exists():
