@@ -47,13 +47,17 @@ class ExampleDataset(Dataset):
 
 class Collate:
     """Pads waveforms to (B, S), computes features (B, T, F) and the (B, T) padding mask, then
-    lets the task add its targets. Picklable, so it runs in worker processes."""
+    lets the task add its targets. Picklable, so it runs in worker processes. With
+    `precomputed`, items carry (T, F) features (a feature cache) instead of waveforms."""
 
-    def __init__(self, features: Features, task: Task):
+    def __init__(self, features: Features, task: Task, precomputed: bool = False):
         self.features = features
         self.task = task
+        self.precomputed = precomputed
 
     def __call__(self, items: Sequence[tuple[Example, np.ndarray]]) -> dict[str, Any]:
+        if self.precomputed:
+            return self._from_features(items)
         examples = [e for e, _ in items]
         lengths = torch.tensor([len(w) for _, w in items], dtype=torch.long)
         wave = torch.zeros(len(items), int(lengths.max()) if len(items) else 0)
@@ -66,6 +70,17 @@ class Collate:
         padding_mask = torch.arange(feats.shape[1])[None, :] < frames[:, None]
         batch = {"waveform": wave, "lengths": lengths, "features": feats, "frames": frames,
                  "padding_mask": padding_mask, "keys": [e.key for e in examples]}
+        return self.task.collate(examples, batch)
+
+    def _from_features(self, items: Sequence[tuple[Example, np.ndarray]]) -> dict[str, Any]:
+        examples = [e for e, _ in items]
+        frames = torch.tensor([len(f) for _, f in items], dtype=torch.long)
+        feats = torch.zeros(len(items), int(frames.max()), self.features.num_bins)
+        for i, (_, f) in enumerate(items):
+            feats[i, : len(f)] = torch.from_numpy(f)
+        padding_mask = torch.arange(feats.shape[1])[None, :] < frames[:, None]
+        batch = {"features": feats, "frames": frames, "padding_mask": padding_mask,
+                 "keys": [e.key for e in examples]}
         return self.task.collate(examples, batch)
 
 

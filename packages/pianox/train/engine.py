@@ -21,6 +21,7 @@ from torch import nn
 from ..errors import PianoxError, TrainingError
 from ..rundir import RunDir
 from . import checkpoint as ckpt
+from .cache import CachedFeatures
 from .data import Collate, EpochSampler, ExampleDataset, make_loader, to_device
 from .distributed import World, average_gradients, barrier, broadcast
 from .optim import apply_freeze, build_optimizer, build_scheduler
@@ -86,6 +87,8 @@ class Trainer:
         self.total_steps = self.cfg.max_steps or self.cfg.epochs * self.steps_per_epoch
         self.scheduler = build_scheduler(self.optimizer, self.total_steps, self.cfg)
         self.collate = Collate(stages.features, stages.task)
+        self.cached_collate = Collate(stages.features, stages.task, precomputed=True)
+        self._cached: dict[str, CachedFeatures] = {}
         self.writer = _tensorboard(run) if experiment.run.tensorboard and self.world.is_main else None
 
     # ------------------------------------------------------------------------ checkpoints
@@ -123,14 +126,20 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- loops
 
-    def _loader(self, examples: list, *, shuffle: bool, epoch: int = 0, skip: int = 0,
+    def _loader(self, examples: list, split: str, *, shuffle: bool, epoch: int = 0, skip: int = 0,
                 batch_size: int | None = None, sharded: bool = False) -> torch.utils.data.DataLoader:
         bs = batch_size or self.cfg.batch_size
         rank, size = (self.world.rank, self.world.size) if sharded else (0, 1)
         sampler = EpochSampler(len(examples), shuffle=shuffle, seed=self.exp.run.seed, epoch=epoch,
                                skip=skip * bs, rank=rank, world=size)
-        dataset = ExampleDataset(examples, self.s.features.sample_rate)
-        return make_loader(dataset, self.collate, sampler, batch_size=bs, num_workers=self.cfg.num_workers,
+        if self.cfg.cache_features:
+            dataset = self._cached.get(split)
+            if dataset is None:
+                dataset = self._cached[split] = CachedFeatures(examples, self.s.features, self.s.source, split)
+            collate = self.cached_collate
+        else:
+            dataset, collate = ExampleDataset(examples, self.s.features.sample_rate), self.collate
+        return make_loader(dataset, collate, sampler, batch_size=bs, num_workers=self.cfg.num_workers,
                            seed=self.exp.run.seed * 7919 + epoch)
 
     def evaluate(self, split: str) -> dict[str, float]:
@@ -140,7 +149,7 @@ class Trainer:
             examples = examples[: self.exp.eval.max_examples]
         if not examples:
             return {}
-        loader = self._loader(examples, shuffle=False, batch_size=self.exp.eval.batch_size or None)
+        loader = self._loader(examples, split, shuffle=False, batch_size=self.exp.eval.batch_size or None)
         self.model.eval()
         self.head.eval()
         try:
@@ -223,7 +232,7 @@ class Trainer:
         while self.state.epoch < cfg.epochs and self.state.step < self.total_steps:
             epoch_start = time.perf_counter()
             losses: list[float] = []
-            loader = self._loader(self.train_examples, shuffle=True, epoch=self.state.epoch,
+            loader = self._loader(self.train_examples, "train", shuffle=True, epoch=self.state.epoch,
                                   skip=self.state.micro_in_epoch, sharded=True)
             self.optimizer.zero_grad(set_to_none=True)
             pending = 0
