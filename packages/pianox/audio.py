@@ -11,12 +11,10 @@ Spans are in seconds. `read_audio` seeks to the span and decodes only it, so rea
 
 from __future__ import annotations
 
-import contextlib
 import os
 import struct
-import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -87,7 +85,7 @@ def probe_audio(path: str | os.PathLike) -> tuple[int, int]:
 
 
 def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Resample a float32 signal `(S,)` or `(S, C)` from `orig_sr` to `target_sr` Hz with soxr HQ."""
+    """Resample float32 audio `(S,)` or `(S, C)` from `orig_sr` to `target_sr` Hz (soxr HQ)."""
     if int(orig_sr) == int(target_sr):
         return np.ascontiguousarray(y, dtype=np.float32)
     import soxr
@@ -206,28 +204,8 @@ def write_audio(path: str | os.PathLike, y: np.ndarray, sample_rate: int,
         subtype = "PCM_16"
     if subtype is None or subtype.startswith("PCM"):
         arr = np.clip(arr, -1.0, 1.0)
-    with atomic_output(p) as tmp:
+    from .atomic import atomic_path
+
+    with atomic_path(p) as tmp:
         sf.write(str(tmp), arr, int(sample_rate), subtype=subtype, format=fmt)
     return p
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success rename it over `path`, else delete it.
-
-    Used for every corpus file pianox writes (audio, MIDI, manifests) so that an interrupted
-    write never leaves a complete-looking but partial file. Parent folders are created; the
-    file gets mode 0o644 (mkstemp would leave 0o600).
-    """
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, p)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

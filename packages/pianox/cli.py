@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Modules that add subcommands with `register(subparsers)`.
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = ("cli_data",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

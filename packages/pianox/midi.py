@@ -20,7 +20,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .audio import atomic_output
+from .atomic import atomic_path
 from .errors import MidiError
 
 MAX_SECONDS = 24 * 3600.0
@@ -48,7 +48,8 @@ def load_midi(path: str | os.PathLike):
     try:
         mf = mido.MidiFile(file=io.BytesIO(data))
     except Exception as exc:  # mido raises OSError, EOFError, ValueError, KeyError ...
-        raise MidiError(f"cannot parse MIDI file {p}: {type(exc).__name__}: {exc}") from exc
+        detail = str(exc) or ("the file ends early" if isinstance(exc, EOFError) else "")
+        raise MidiError(f"cannot parse MIDI file {p}: {type(exc).__name__}: {detail}") from exc
     tpb = mf.ticks_per_beat
     if not isinstance(tpb, int) or not 0 < tpb <= MAX_RESOLUTION:
         raise MidiError(f"MIDI file {p} has an unusable resolution of {tpb} ticks per beat "
@@ -218,6 +219,6 @@ def notes_to_midi(notes: np.ndarray, pedal: np.ndarray | None = None, program: i
 def write_midi(path: str | os.PathLike, pm) -> Path:
     """Write a PrettyMIDI to `path` atomically (temp file + rename); returns the path."""
     p = Path(path)
-    with atomic_output(p) as tmp:
+    with atomic_path(p) as tmp:
         pm.write(str(tmp))
     return p

@@ -97,3 +97,19 @@ def test_skip_policy_and_bf16_autocast(write_exp, tmp_path):
                                                "train.nan_policy=skip"]), quiet=True)
     results = json.loads((run.path / "results.json").read_text())
     assert math.isfinite(results["test/mae"])
+
+
+def test_augmentation_is_deterministic_and_changes_training(write_exp, tmp_path):
+    exp = write_exp()
+    aug = ["train.augment.gain_prob=1.0", "train.augment.noise_prob=0.5", "train.augment.time_mask_prob=1.0",
+           "train.augment.freq_mask_prob=1.0", "train.augment.freq_mask_width=4", "run.tensorboard=false"]
+    one = run_experiment(load_experiment(exp, [f"run.output_dir={tmp_path}/a", *aug]), quiet=True)
+    two = run_experiment(load_experiment(exp, [f"run.output_dir={tmp_path}/b", *aug]), quiet=True)
+    plain = run_experiment(load_experiment(exp, [f"run.output_dir={tmp_path}/c", "run.tensorboard=false"]), quiet=True)
+    a, b, c = _final(one), _final(two), _final(plain)
+    assert all(a[k].equal(b[k]) for k in a), "same seed, same augmentation, same weights"
+    assert any(not a[k].equal(c[k]) for k in a), "augmentation must change what is trained on"
+    import tomllib
+
+    saved = tomllib.loads((one.path / "config.toml").read_text())
+    assert saved["train"]["augment"]["gain_prob"] == 1.0

@@ -7,6 +7,8 @@ examples is a pure function of (seed, epoch), which is what makes resumption bit
 
 from __future__ import annotations
 
+import dataclasses
+import zlib
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -14,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..api import Example, Features, Task
+from ..augment import AugmentConfig, apply_features, apply_waveform
 
 
 def load_waveform(example: Example, sample_rate: int) -> np.ndarray:
@@ -31,18 +34,29 @@ def load_waveform(example: Example, sample_rate: int) -> np.ndarray:
 
 
 class ExampleDataset(Dataset):
-    """Indexable examples with their audio loaded at the features' sample rate."""
+    """Indexable examples with their audio loaded at the features' sample rate.
 
-    def __init__(self, examples: Sequence[Example], sample_rate: int):
+    With `augment`, each waveform is augmented (targets moved along) with a generator seeded by
+    (seed, epoch, index), so the result does not depend on worker count or order.
+    """
+
+    def __init__(self, examples: Sequence[Example], sample_rate: int, augment: AugmentConfig | None = None,
+                 seed: int = 0, epoch: int = 0):
         self.examples = list(examples)
         self.sample_rate = sample_rate
+        self.augment, self.seed, self.epoch = augment, seed, epoch
 
     def __len__(self) -> int:
         return len(self.examples)
 
     def __getitem__(self, index: int) -> tuple[Example, np.ndarray]:
         example = self.examples[index]
-        return example, load_waveform(example, self.sample_rate)
+        wave = load_waveform(example, self.sample_rate)
+        if self.augment is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            wave, targets = apply_waveform(wave, self.sample_rate, example.targets, rng, self.augment)
+            example = dataclasses.replace(example, targets=targets)
+        return example, wave
 
 
 class Collate:
@@ -50,10 +64,20 @@ class Collate:
     lets the task add its targets. Picklable, so it runs in worker processes. With
     `precomputed`, items carry (T, F) features (a feature cache) instead of waveforms."""
 
-    def __init__(self, features: Features, task: Task, precomputed: bool = False):
+    def __init__(self, features: Features, task: Task, precomputed: bool = False,
+                 augment: AugmentConfig | None = None, seed: int = 0):
         self.features = features
         self.task = task
         self.precomputed = precomputed
+        self.augment, self.seed = augment, seed
+
+    def _spec_augment(self, feats: torch.Tensor, frames: torch.Tensor, keys: list[str]) -> torch.Tensor:
+        """SpecAugment masks (training only), seeded by the batch's keys."""
+        a = self.augment
+        if a is None or not (a.freq_mask_prob or a.time_mask_prob):
+            return feats
+        rng = np.random.default_rng([self.seed, zlib.crc32("\0".join(keys).encode())])
+        return apply_features(feats, rng, a, frames)
 
     def __call__(self, items: Sequence[tuple[Example, np.ndarray]]) -> dict[str, Any]:
         if self.precomputed:
@@ -68,8 +92,10 @@ class Collate:
         frames = torch.tensor([self.features.num_frames(int(n)) for n in lengths], dtype=torch.long)
         frames = frames.clamp(max=feats.shape[1])
         padding_mask = torch.arange(feats.shape[1])[None, :] < frames[:, None]
+        keys = [e.key for e in examples]
+        feats = self._spec_augment(feats, frames, keys)
         batch = {"waveform": wave, "lengths": lengths, "features": feats, "frames": frames,
-                 "padding_mask": padding_mask, "keys": [e.key for e in examples]}
+                 "padding_mask": padding_mask, "keys": keys}
         return self.task.collate(examples, batch)
 
     def _from_features(self, items: Sequence[tuple[Example, np.ndarray]]) -> dict[str, Any]:
@@ -79,8 +105,9 @@ class Collate:
         for i, (_, f) in enumerate(items):
             feats[i, : len(f)] = torch.from_numpy(f)
         padding_mask = torch.arange(feats.shape[1])[None, :] < frames[:, None]
-        batch = {"features": feats, "frames": frames, "padding_mask": padding_mask,
-                 "keys": [e.key for e in examples]}
+        keys = [e.key for e in examples]
+        batch = {"features": self._spec_augment(feats, frames, keys), "frames": frames,
+                 "padding_mask": padding_mask, "keys": keys}
         return self.task.collate(examples, batch)
 
 

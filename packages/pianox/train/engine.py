@@ -86,8 +86,6 @@ class Trainer:
         self.steps_per_epoch = max(1, math.ceil(len(self.train_examples) / global_batch))
         self.total_steps = self.cfg.max_steps or self.cfg.epochs * self.steps_per_epoch
         self.scheduler = build_scheduler(self.optimizer, self.total_steps, self.cfg)
-        self.collate = Collate(stages.features, stages.task)
-        self.cached_collate = Collate(stages.features, stages.task, precomputed=True)
         self._cached: dict[str, CachedFeatures] = {}
         self.writer = _tensorboard(run) if experiment.run.tensorboard and self.world.is_main else None
 
@@ -132,13 +130,16 @@ class Trainer:
         rank, size = (self.world.rank, self.world.size) if sharded else (0, 1)
         sampler = EpochSampler(len(examples), shuffle=shuffle, seed=self.exp.run.seed, epoch=epoch,
                                skip=skip * bs, rank=rank, world=size)
+        training = split == "train"
+        augment = self.cfg.augment if training and self.cfg.augment.active() else None
+        collate = Collate(self.s.features, self.s.task, precomputed=self.cfg.cache_features, augment=augment,
+                          seed=self.exp.run.seed * 7919 + epoch)
         if self.cfg.cache_features:
             dataset = self._cached.get(split)
             if dataset is None:
                 dataset = self._cached[split] = CachedFeatures(examples, self.s.features, self.s.source, split)
-            collate = self.cached_collate
         else:
-            dataset, collate = ExampleDataset(examples, self.s.features.sample_rate), self.collate
+            dataset = ExampleDataset(examples, self.s.features.sample_rate, augment, self.exp.run.seed, epoch)
         return make_loader(dataset, collate, sampler, batch_size=bs, num_workers=self.cfg.num_workers,
                            seed=self.exp.run.seed * 7919 + epoch)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..augment import AugmentConfig
+
 _HOW = {"semantic": False}
 
 
@@ -84,6 +86,9 @@ class TrainConfig:
     """On a non-finite loss: stop with an error naming the step, or skip the batch."""
     cache_features: bool = field(default=False, metadata=_HOW)
     """Precompute features once into memory-mapped .npy shards keyed by the features config."""
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    """[train.augment]: waveform (stretch, pitch, gain, noise) and SpecAugment, training only.
+    Mixup of regression targets is applied by the tasks that have them."""
 
     def validate(self) -> None:
         for name in ("epochs", "batch_size", "accumulate"):
@@ -97,6 +102,10 @@ class TrainConfig:
             raise ValueError("lr, head_lr and weight_decay must be >= 0")
         if not 0 < self.layer_decay <= 1:
             raise ValueError(f"layer_decay must be in (0, 1], got {self.layer_decay}")
+        if self.cache_features and (self.augment.stretch_prob or self.augment.pitch_prob
+                                    or self.augment.gain_prob or self.augment.noise_prob):
+            raise ValueError("cache_features cannot be combined with waveform augmentation "
+                             "(the cache holds un-augmented features)")
 
 
 @dataclass

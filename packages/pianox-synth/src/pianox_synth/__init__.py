@@ -1,1 +1,43 @@
-"""Synthetic twins of MAESTRO, PercePiano and E-GMD in their real on-disk formats."""
+"""Synthetic twins of MAESTRO, PercePiano and E-GMD in their real on-disk formats.
+
+Real scores from music21's bundled corpus (or generated drum grooves) are turned into
+performances and rendered through a SoundFont (tinysoundfont; pretty_midi's TimGM6mb.sf2 by
+default). `synthesize("maestro" | "percepiano" | "egmd", out, ...)` writes a corpus that the
+real readers in `pianox.sources` read unchanged; the `*_twin` sources render one on demand.
+Importing this package imports neither music21 nor tinysoundfont.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+try:
+    __version__ = version("pianox-synth")
+except PackageNotFoundError:  # pragma: no cover - source tree without install
+    __version__ = "0.0.0+unknown"
+
+TWINS = ("maestro", "percepiano", "egmd")
+
+
+def synthesize(corpus: str, out: str | os.PathLike, **options: Any) -> Path:
+    """Render the twin of `corpus` into the new folder `out` and return it.
+
+    Options (all keyword): minutes (None = the twin's default), sample_rate (Hz), soundfont
+    (path or None), seed, jobs (worker processes; 0 = auto), progress (callable(done, total)),
+    exist_ok (keep a complete corpus that another process wrote meanwhile).
+    """
+    from pianox.errors import ConfigError
+
+    if corpus not in TWINS:
+        raise ConfigError(f"no synthetic twin for {corpus!r}; available: {', '.join(TWINS)}")
+    from .corpus import check_output, read_stamp
+
+    if options.get("exist_ok") and read_stamp(Path(out)) is not None:
+        return Path(out)  # another process finished it meanwhile
+    check_output(out)
+    module = importlib.import_module(f"{__name__}.{corpus}_twin")
+    return module.synthesize(Path(out), **options)

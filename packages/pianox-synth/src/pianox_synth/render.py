@@ -1,0 +1,152 @@
+"""Offline SoundFont rendering of a PrettyMIDI to float32 mono audio with tinysoundfont.
+
+Events are applied at their exact sample (the synthesizer is advanced to each event's sample
+before the event is sent), so a note starting at t seconds sounds from sample round(t * sr).
+TinySoundFont ignores the sustain pedal, so CC64 is honoured here the way a piano does it:
+note-offs are deferred while the pedal is down (`pianox.midi.apply_sustain`). Drum
+instruments play on MIDI channel 10 with the drum-kit preset number as their program
+(General MIDI kits: 0 Standard, 8 Room, 16 Power, 24 Electronic, 25 TR-808, 32 Jazz, 40 Brush).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from pianox.errors import ConfigError, DataError
+from pianox.midi import SUSTAIN_CC, apply_sustain, instrument_pedal
+
+DRUM_CHANNEL = 9
+SOUNDFONT_SUFFIXES = (".sf2", ".sf3", ".sfo")
+# Event order within one sample: controllers first, then releases, then new notes (so a
+# re-struck key is released before it is struck again).
+_CONTROL, _NOTE_OFF, _NOTE_ON = 0, 1, 2
+
+
+def default_soundfont() -> Path:
+    """pretty_midi's bundled General MIDI SoundFont (TimGM6mb.sf2)."""
+    import pretty_midi
+
+    return Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+
+
+def resolve_soundfont(path: str | os.PathLike | None) -> Path:
+    """`path` as an existing .sf2/.sf3/.sfo file, or the default SoundFont when empty."""
+    if path is None or str(path) == "":
+        return default_soundfont()
+    p = Path(os.path.expanduser(str(path)))
+    if not p.is_file():
+        raise ConfigError(f"SoundFont not found: {p}")
+    if p.suffix.lower() not in SOUNDFONT_SUFFIXES:
+        raise ConfigError(f"{p} is not a SoundFont (expected {', '.join(SOUNDFONT_SUFFIXES)})")
+    return p
+
+
+@functools.lru_cache(maxsize=4)
+def _soundfont_bytes(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
+def _events(pm, sr: int) -> tuple[list[tuple[int, int, int, tuple]], dict[int, tuple[int, bool]]]:
+    """(sample, order, seq, action) events and channel -> (program, is_drum)."""
+    channels: dict[int, tuple[int, bool]] = {}
+    by_program: dict[int, int] = {}
+    free = [c for c in range(16) if c != DRUM_CHANNEL]
+    events: list[tuple[int, int, int, tuple]] = []
+    end = pm.get_end_time()
+    for inst in pm.instruments:
+        if inst.is_drum:
+            chan = DRUM_CHANNEL
+            if chan in channels and channels[chan][0] != inst.program:
+                warnings.warn(f"several drum kits in one MIDI; using kit {channels[chan][0]}",
+                              stacklevel=3)
+        elif inst.program in by_program:
+            chan = by_program[inst.program]
+        else:
+            if not free:
+                raise DataError("cannot render more than 15 pitched programs at once")
+            chan = by_program[inst.program] = free.pop(0)
+        channels.setdefault(chan, (inst.program, inst.is_drum))
+        notes = np.array([(n.start, n.end, n.pitch, n.velocity) for n in inst.notes],
+                         dtype=np.float64).reshape(-1, 4)
+        if not inst.is_drum:
+            notes = apply_sustain(notes, instrument_pedal(inst, end))
+        for on, off, pitch, vel in notes:
+            a = int(round(on * sr))
+            b = max(a + 1, int(round(off * sr)))
+            events.append((a, _NOTE_ON, len(events), ("on", chan, int(pitch), int(vel))))
+            events.append((b, _NOTE_OFF, len(events), ("off", chan, int(pitch))))
+        for cc in inst.control_changes:
+            if cc.number != SUSTAIN_CC:
+                events.append((int(round(cc.time * sr)), _CONTROL, len(events),
+                               ("cc", chan, cc.number, cc.value)))
+        for pb in inst.pitch_bends:
+            events.append((int(round(pb.time * sr)), _CONTROL, len(events),
+                           ("bend", chan, pb.pitch + 8192)))
+    events.sort()
+    return events, channels
+
+
+def render_midi(pm, sample_rate: int, soundfont: str | os.PathLike | None = None,
+                gain_db: float = 0.0, tail_seconds: float = 1.0) -> np.ndarray:
+    """Render a PrettyMIDI to float32 mono `(S,)` at `sample_rate` Hz.
+
+    The output lasts until the last note release plus `tail_seconds` (decay). `gain_db` is the
+    synthesizer's master gain. No normalisation is applied: loudness follows the velocities.
+    """
+    import tinysoundfont
+
+    sf_path = resolve_soundfont(soundfont)
+    synth = tinysoundfont.Synth(gain=gain_db, samplerate=int(sample_rate))
+    try:
+        sfid = synth.sfload(_soundfont_bytes(str(sf_path)))
+    except Exception as exc:
+        raise DataError(f"cannot load SoundFont {sf_path}: {exc}") from exc
+    events, channels = _events(pm, int(sample_rate))
+    for chan, (program, is_drum) in channels.items():
+        try:
+            synth.program_select(chan, sfid, 0, program, is_drums=is_drum)
+        except RuntimeError:
+            warnings.warn(f"SoundFont {sf_path.name} has no {'drum kit' if is_drum else 'program'} "
+                          f"{program}; using preset 0", stacklevel=2)
+            synth.program_select(chan, sfid, 0, 0, is_drums=is_drum)
+    last = max((e[0] for e in events), default=0)
+    total = last + int(round(tail_seconds * sample_rate)) + 1
+    out = np.zeros((total, 2), dtype=np.float32)
+    view = memoryview(out).cast("B")
+    frame_bytes = out.itemsize * 2
+    pos = 0
+    for sample, _, _, action in events:
+        if sample > pos:
+            synth.generate_simple(sample - pos,
+                                  buffer=view[pos * frame_bytes: sample * frame_bytes])
+            pos = sample
+        kind, chan = action[0], action[1]
+        if kind == "on":
+            synth.noteon(chan, action[2], int(np.clip(action[3], 1, 127)))
+        elif kind == "off":
+            synth.noteoff(chan, action[2])
+        elif kind == "cc":
+            synth.control_change(chan, action[2], action[3])
+        else:
+            synth.pitchbend(chan, int(np.clip(action[2], 0, 16383)))
+    if total > pos:
+        synth.generate_simple(total - pos, buffer=view[pos * frame_bytes:])
+    return out.mean(axis=1, dtype=np.float32)
+
+
+def render_performance(performance, sample_rate: int, soundfont: str | os.PathLike | None = None,
+                       gain_db: float = 0.0) -> tuple[np.ndarray, float]:
+    """Render a `perform.Performance` on piano: SoundFont, brightness tilt, peak limit.
+
+    Returns (float32 `(S,)` audio, limiter factor); the factor is 1.0 unless the peak
+    exceeded 0.99 and the whole file was scaled down.
+    """
+    from .tone import limit, tilt
+
+    y = render_midi(performance.midi(), sample_rate, soundfont, gain_db=gain_db)
+    return limit(tilt(y, sample_rate, performance.params.brightness))

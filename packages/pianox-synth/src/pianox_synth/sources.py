@@ -1,0 +1,132 @@
+"""Twin sources `maestro_twin`, `percepiano_twin`, `egmd_twin`: render once, then read as real.
+
+Each is the real reader with four more Config fields (`cache_dir`, `minutes`, `seed`,
+`soundfont`; PercePiano's twin also `performers`). The corpus is rendered at `sample_rate`
+into `cache_dir` — by default `${XDG_CACHE_HOME:-~/.cache}/pianox/<twin>-<hash of the render
+parameters>` — the first time examples are asked for, atomically (so concurrent processes,
+e.g. DDP ranks, at worst render twice and keep one). `root` must be left empty: the twin
+reads the folder it rendered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pianox.errors import ConfigError
+from pianox.sources.egmd import EGMDSource
+from pianox.sources.maestro import MaestroSource
+from pianox.sources.percepiano import PercePianoSource
+
+from .corpus import STAMP
+
+
+def cache_root() -> Path:
+    """`${XDG_CACHE_HOME:-~/.cache}/pianox`."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "pianox"
+
+
+@dataclass
+class TwinFields:
+    cache_dir: str = ""
+    """Where the twin is rendered (empty: a folder per render parameters under the user cache)."""
+    minutes: float = 3.0
+    """About how many minutes of audio to render."""
+    seed: int = 0
+    soundfont: str = ""
+    """A .sf2/.sf3 SoundFont (empty: pretty_midi's TimGM6mb.sf2)."""
+    jobs: int = 0
+    """Render processes (0 = automatic)."""
+
+
+class _Twin:
+    """Mixin: derive `root` from the render parameters and render on first use."""
+
+    TWIN: ClassVar[str]
+    name: ClassVar[str]
+    config: Any
+
+    def __init__(self, config: Any = None):
+        cfg = config if config is not None else self.Config()  # type: ignore[attr-defined]
+        if cfg.root:
+            raise ConfigError(f"[source] kind = {self.name!r} renders into cache_dir; leave root "
+                              f"empty (or use kind = {self.TWIN!r} to read a corpus at {cfg.root})")
+        super().__init__(cfg)  # type: ignore[call-arg]
+        self._root: Path | None = None
+
+    def _render_params(self) -> dict[str, Any]:
+        from . import __version__
+        from .render import resolve_soundfont
+
+        cfg = self.config
+        sf = resolve_soundfont(cfg.soundfont)
+        params = {"twin": self.TWIN, "minutes": cfg.minutes, "seed": cfg.seed,
+                  "sample_rate": cfg.sample_rate, "soundfont": str(sf),
+                  "soundfont_bytes": sf.stat().st_size, "pianox_synth": __version__}
+        if hasattr(cfg, "performers"):
+            params["performers"] = cfg.performers
+        return params
+
+    def location(self) -> Path:
+        """The folder this twin is (or will be) rendered into."""
+        cfg = self.config
+        if cfg.cache_dir:
+            return Path(os.path.expanduser(cfg.cache_dir))
+        digest = hashlib.sha1(json.dumps(self._render_params(), sort_keys=True).encode())
+        return cache_root() / f"{self.name}-{digest.hexdigest()[:10]}"
+
+    def root(self) -> Path:
+        """Render the twin into `location()` unless a complete one is there; returns the folder."""
+        if self._root is not None:
+            return self._root
+        root = self.location()
+        if not (root / STAMP).is_file():
+            from . import synthesize
+
+            options = {"minutes": self.config.minutes, "sample_rate": self.config.sample_rate,
+                       "soundfont": self.config.soundfont or None, "seed": self.config.seed,
+                       "jobs": self.config.jobs, "exist_ok": True}
+            if hasattr(self.config, "performers"):
+                options["performers"] = self.config.performers
+            synthesize(self.TWIN, root, **options)
+        self._root = root
+        return root
+
+
+class MaestroTwin(_Twin, MaestroSource):
+    """MAESTRO's synthetic twin (see module doc and pianox_synth.maestro_twin)."""
+
+    name = "maestro_twin"
+    TWIN = "maestro"
+
+    @dataclass
+    class Config(MaestroSource.Config, TwinFields):
+        pass
+
+
+class EGMDTwin(_Twin, EGMDSource):
+    """E-GMD's synthetic twin (see module doc and pianox_synth.egmd_twin)."""
+
+    name = "egmd_twin"
+    TWIN = "egmd"
+
+    @dataclass
+    class Config(EGMDSource.Config, TwinFields):
+        pass
+
+
+class PercePianoTwin(_Twin, PercePianoSource):
+    """PercePiano's synthetic twin (see module doc and pianox_synth.percepiano_twin)."""
+
+    name = "percepiano_twin"
+    TWIN = "percepiano"
+
+    @dataclass
+    class Config(PercePianoSource.Config, TwinFields):
+        performers: int = 0
+        """Synthetic performers (0: 4 below 10 minutes, else 10)."""
