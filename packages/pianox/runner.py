@@ -70,6 +70,7 @@ def run_experiment(exp: Experiment, *, force: bool = False, resume: bool = False
     if world.active and hasattr(exp.stages["backend"].config, "device_index"):
         exp.stages["backend"].config.device_index = world.local_rank
     stages = build_stages(exp)
+    stages.source.examples("train")  # missing data fails here, before a run directory exists
     distributed.setup(world, stages.backend.device.type)
     try:
         root = run_dir_for(exp)

@@ -122,7 +122,10 @@ class DummyModel(nn.Module):
 
 
 class DummyTask:
-    """Regress targets["value"] from the masked mean of the token states (MSE; metric mae)."""
+    """Regress targets["value"] from the masked mean of the real token states (MSE; metric mae).
+
+    Works on any encoder: per-frame ones (tokens = frames) and patch encoders that expose
+    `token_mask(padding_mask)` (the AST)."""
 
     name = "dummy"
 
@@ -142,7 +145,10 @@ class DummyTask:
 
     def _predict(self, model: nn.Module, head: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
         states = model(batch["features"], padding_mask=batch["padding_mask"])
-        mask = batch["padding_mask"][..., None].to(states.dtype)
+        # token-level real mask: the model's own (patch encoders), else one token per frame
+        token_mask = getattr(model, "token_mask", None)
+        real = token_mask(batch["padding_mask"]) if callable(token_mask) else batch["padding_mask"]
+        mask = real[..., None].to(states.dtype)
         pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
         return head(pooled).squeeze(-1).float()
 

@@ -59,7 +59,11 @@ def _to_lists(x: Any) -> Any:
 
 def save(path: Path, modules: dict[str, torch.nn.Module], state: dict[str, Any] | None,
          meta: dict[str, Any]) -> None:
-    """Write a checkpoint folder atomically (a crash leaves the previous one intact)."""
+    """Write a checkpoint folder atomically (a crash leaves the previous one intact).
+
+    A model with `config_json()` (the AST encoder) also gets a config.json, which makes the
+    folder loadable by the model's `from_pretrained` / `[model] init = "<run>/checkpoints/best"`.
+    """
     tensors: dict[str, torch.Tensor] = {}
     for prefix, module in modules.items():
         for k, v in _unwrap(module).state_dict().items():
@@ -69,6 +73,9 @@ def save(path: Path, modules: dict[str, torch.nn.Module], state: dict[str, Any] 
         if state is not None:
             torch.save(state, tmp / STATE)
         (tmp / META).write_text(json.dumps(meta, indent=2, default=float) + "\n", encoding="utf-8")
+        describe = getattr(_unwrap(modules.get("model", torch.nn.Module())), "config_json", None)
+        if callable(describe):
+            (tmp / "config.json").write_text(json.dumps(describe(), indent=2) + "\n", encoding="utf-8")
 
 
 def _dedupe(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

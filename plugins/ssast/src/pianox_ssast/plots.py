@@ -54,7 +54,8 @@ def plot_reconstructions(task: Any, run: Any, path: Path) -> None:
         recon[mask] = out["recon"][i].cpu()
         masked = targets[i].cpu().clone()
         masked[mask] = float("nan")
-        images = [fold_patches(v, frames, model.num_bins, model.patch_shape, model.stride)
+        total = batch["features"].shape[1]  # patches were cut from the padded batch
+        images = [fold_patches(v, total, model.num_bins, model.patch_shape, model.stride)[:, :frames]
                   for v in (targets[i].cpu(), masked, recon)]
         for ax, img, title in zip(axes[i], images, ("input", "masked input", "reconstruction")):
             ax.imshow(img.numpy(), origin="lower", aspect="auto", cmap="magma")
