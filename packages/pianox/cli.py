@@ -75,13 +75,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-load", action="store_true", help="read metadata only; do not import plugins")
     p.set_defaults(func=_cmd_plugins)
 
-    for module in _COMMAND_MODULES:
-        __import__(f"pianox.{module}", fromlist=["register"]).register(sub)
+    _add_plugin_commands(sub)
     return parser
 
 
-# Modules that add subcommands with `register(subparsers)`.
-_COMMAND_MODULES: tuple[str, ...] = ("cli_data",)
+COMMANDS_GROUP = "pianox.commands"
+"""Entry points `name = "module:register"`; `register(subparsers)` adds subcommands (the data
+commands, and each task's inference command, come this way)."""
+
+
+def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
+    from importlib import metadata
+
+    for ep in sorted(metadata.entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        try:
+            ep.load()(sub)
+        except Exception as exc:  # a broken command plugin must not take the CLI down
+            dist = getattr(ep, "dist", None)
+            origin = f"{dist.metadata['Name']} {dist.version}" if dist is not None else "?"
+            print(f"pianox: warning: command plugin {ep.name} ({ep.value}) from {origin} failed to load: "
+                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

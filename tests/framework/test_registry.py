@@ -92,3 +92,20 @@ def test_cli_plugins_lists_everything_with_errors(tmp_path, cli):
     assert "broken on purpose" in rows[("pianox.tasks", "broken")]["error"]
     table = cli("plugins", env={"PYTHONPATH": str(tmp_path)})
     assert table.returncode == 0 and "pianox-broken" in table.stdout and "mps" in table.stdout
+
+
+def test_command_plugins_extend_the_cli_and_broken_ones_are_skipped(tmp_path, cli):
+    source = '''
+def register(sub):
+    p = sub.add_parser("hello", help="say hello")
+    p.add_argument("who")
+    p.set_defaults(func=lambda args: print(f"hello {args.who}") or 0)
+'''
+    make_distribution(tmp_path, "pianox-hello", "pianox_hello", source,
+                      {"pianox.commands": {"hello": "pianox_hello:register"}})
+    make_distribution(tmp_path, "pianox-badcmd", "pianox_badcmd", BROKEN,
+                      {"pianox.commands": {"bad": "pianox_badcmd:register"}})
+    proc = cli("hello", "world", env={"PYTHONPATH": str(tmp_path)})
+    assert proc.returncode == 0 and proc.stdout.strip() == "hello world"
+    assert "command plugin bad (pianox_badcmd:register) from pianox-badcmd 0.1.0 failed to load" in proc.stderr
+    assert "data" in cli("--help").stdout
