@@ -16,12 +16,14 @@ inline int resolve_threads(int requested) {
   return hw == 0 ? 1 : static_cast<int>(hw);
 }
 
-// Calls fn(begin, end) on disjoint chunks covering [0, n). Runs inline when one thread
-// suffices, so small inputs pay no thread start-up. The first exception is rethrown.
+// Calls fn(begin, end) on disjoint chunks covering [0, n), each at least `grain` items (so a
+// thread's start-up is worth it). Runs inline when one thread suffices, so small inputs pay no
+// thread start-up. The first exception is rethrown.
 template <class Fn>
-void parallel_for(std::size_t n, int threads, Fn &&fn) {
+void parallel_for(std::size_t n, int threads, Fn &&fn, std::size_t grain = 1) {
   if (n == 0) return;
-  std::size_t workers = std::min<std::size_t>(n, static_cast<std::size_t>(resolve_threads(threads)));
+  const std::size_t by_grain = std::max<std::size_t>(1, n / std::max<std::size_t>(1, grain));
+  std::size_t workers = std::min<std::size_t>(by_grain, static_cast<std::size_t>(resolve_threads(threads)));
   if (workers <= 1) {
     fn(std::size_t{0}, n);
     return;
