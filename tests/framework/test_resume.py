@@ -61,7 +61,7 @@ def _assert_identical(a: dict, b: dict) -> None:
 @pytest.fixture(scope="module")
 def reference_weights(slow_env, tmp_path_factory):
     """One uninterrupted run, shared by the interruption tests."""
-    from conftest import DUMMY_EXPERIMENT
+    from dummy_experiment import DUMMY_EXPERIMENT
 
     tmp = tmp_path_factory.mktemp("reference")
     exp = tmp / "exp.toml"
