@@ -12,8 +12,6 @@ import pytest
 
 from dummy_experiment import DUMMY_EXPERIMENT
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture
 def write_exp(tmp_path):
