@@ -1,1 +1,3 @@
-"""Drum transcription task for pianox (multi-label frame head, charts)."""
+"""Drum transcription task for pianox (task `drums`): frame-level multi-label onsets and
+velocities per drum class, per-class tuned peak picking, sliding-window inference, drum MIDI,
+Clone Hero charts, ONNX export. See docs/drums.md."""

@@ -1,0 +1,106 @@
+"""Drum transcription speed on CPU: 10 s of audio end to end (features, sliding windows, network,
+peak picking) with the torch model, its ONNX export and the int8-quantised export.
+
+The network is the one of experiments/egmd_twin_drums.toml (AST-tiny width, 4 layers, frame
+tokens, 512-frame windows with hop 256); set PIANOX_DRUMS_RUN=<run dir> to time a trained run
+instead of random weights (speed does not depend on the weights). The ONNX int8 pipeline is the
+pytest-benchmark measurement (target: <= 100 ms per 10 s segment); ratios torch / ONNX come from
+interleaved rounds in the same test, each side's fastest round. Both sides run on THREADS
+intra-op threads (PIANOX_BENCH_THREADS, default 1): on a shared 2-core machine torch's OpenMP
+pool at 2 threads stalls at its barriers whenever another process holds a core (measured: 50 to
+500 ms for the same call), which would make any ratio noise.
+
+    uv run pytest bench/bench_drums.py --benchmark-only
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+from pianox.features.plugins import KaldiFeatures  # noqa: E402
+from pianox.models.ast import ASTEncoder  # noqa: E402
+from pianox_drums.inference import (Decoding, TrainedDrums, Transcriber, features_table,  # noqa: E402
+                                    load_trained, torch_predictor)
+from pianox_drums.onnx_export import export_onnx, load_onnx, onnx_predictor  # noqa: E402
+from pianox_drums.task import DrumsTask  # noqa: E402
+
+SECONDS = 10.0
+ROUNDS = 7
+THREADS = int(os.environ.get("PIANOX_BENCH_THREADS", "1"))
+
+
+def _random_model() -> TrainedDrums:
+    from pianox.config import StageSpec
+
+    features = KaldiFeatures()
+    model = ASTEncoder(ASTEncoder.Config(preset="tiny", depth=4, patch="frame", max_frames=512),
+                       num_bins=features.num_bins).eval()
+    model.attention_impl = "sdpa"
+    task = DrumsTask()
+    head = task.build_head(model, features).eval()
+    table = features_table(StageSpec("kaldi", KaldiFeatures, features.config))
+    decoding = Decoding(task.classes, np.full(task.classes.count, 0.5, np.float32), task.min_distance,
+                        features.frame_rate, 512, 256, table)
+    return TrainedDrums(Path("."), Path("."), None, features, model, head, task, decoding, False)
+
+
+@pytest.fixture(scope="module")
+def pipelines(tmp_path_factory):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    yield _pipelines(tmp_path_factory)
+    torch.set_num_threads(before)
+
+
+def _pipelines(tmp_path_factory) -> dict[str, Transcriber]:
+    run = os.environ.get("PIANOX_DRUMS_RUN")
+    trained = load_trained(run) if run else _random_model()
+    paths = export_onnx(trained, tmp_path_factory.mktemp("onnx") / "drums.onnx", quantize=True)
+    out = {"torch": Transcriber(trained.features, torch_predictor(trained.network()), trained.decoding)}
+    for kind, path in paths.items():
+        session, decoding = load_onnx(path, threads=THREADS)
+        out[f"onnx-{kind}"] = Transcriber(trained.features, onnx_predictor(session), decoding)
+    return out
+
+
+def _audio() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    t = np.arange(int(SECONDS * 16000)) / 16000
+    clicks = (np.sin(2 * np.pi * 3.0 * t) > 0.999).astype(np.float32)  # a hit every 1/3 s
+    return (0.3 * np.convolve(clicks, rng.standard_normal(800) * np.exp(-np.arange(800) / 150), "same")
+            + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def _best(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: min(t) for name, t in times.items()}
+
+
+def test_transcribe_10s(benchmark, pipelines, report_ratio):
+    wave = _audio()
+    fns = {name: (lambda tr=tr: tr.transcribe(wave)) for name, tr in pipelines.items()}
+    best = _best(fns, ROUNDS)
+    for name in ("onnx-float32", "onnx-int8"):
+        report_ratio(f"drums 10 s: torch / {name}", best["torch"] / best[name],
+                     f"{1000 * best[name]:.1f} ms per 10 s (torch {1000 * best['torch']:.1f} ms), "
+                     f"{THREADS} thread(s)")
+    benchmark.extra_info.update({f"{k}_ms": 1000 * v for k, v in best.items()})
+    benchmark(fns["onnx-int8"])

@@ -1,0 +1,203 @@
+"""`pianox drums`, `pianox drums-export`, `pianox drums-eval`: transcription, ONNX export, scoring.
+
+    pianox drums AUDIO... (--model RUN_OR_DIR | --onnx MODEL.onnx) -o OUTDIR
+                 [--format midi,chart,csv] [--bpm BPM | --tempo hits|librosa] [--overwrite]
+    pianox drums-export RUN_OR_DIR -o MODEL.onnx [--quantize]
+    pianox drums-eval RUN_OR_DIR [--split test] [--set source.KEY=VALUE ...] [--onnx MODEL.onnx]
+                      [--baseline] [--bootstrap N] [--max-examples N] [-o REPORT.json]
+
+Registered through the `pianox.commands` entry point `drums = "pianox_drums.cli:register"`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pianox.errors import ConfigError
+
+
+def register(subparsers: Any) -> None:
+    """Add the drums commands to the `pianox` parser."""
+    p = subparsers.add_parser(
+        "drums", help="transcribe drum audio to MIDI, Clone Hero charts and CSV",
+        description="Transcribe drum recordings with a trained drums run (or an exported ONNX model): "
+                    "per-class hits with velocities, written as GM drum MIDI (channel 10), a Clone Hero "
+                    ".chart and a hits CSV named after each audio file.")
+    p.add_argument("audio", nargs="+", type=Path, help="audio files (wav, flac, ogg, mp3, ...)")
+    p.add_argument("--model", help="trained drums run directory or checkpoint folder")
+    p.add_argument("--onnx", type=Path, help="exported model (pianox drums-export); replaces --model")
+    p.add_argument("-o", "--out", required=True, type=Path, help="output folder")
+    p.add_argument("--format", default="midi,chart,csv", help="comma-separated: midi, chart, csv (default: all)")
+    p.add_argument("--bpm", type=float, default=None, help="known tempo for the chart / MIDI tempo map")
+    p.add_argument("--tempo", choices=("hits", "librosa"), default="hits",
+                   help="beat estimate when --bpm is not given: from the hits (default) or librosa.beat")
+    p.add_argument("--threads", type=int, default=0, help="ONNX Runtime / torch threads (0: default)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.set_defaults(func=run_transcribe)
+
+    e = subparsers.add_parser(
+        "drums-export", help="export a drums model to ONNX (optionally int8-quantised)",
+        description="Export encoder + head of a drums run to ONNX with a dynamic time axis, check it "
+                    "against torch, and with --quantize also write <stem>.int8.onnx.")
+    e.add_argument("model", help="trained drums run directory or checkpoint folder")
+    e.add_argument("-o", "--out", required=True, type=Path, help="output .onnx file")
+    e.add_argument("--quantize", action="store_true", help="also write a dynamic int8 model")
+    e.add_argument("--overwrite", action="store_true", help="replace existing files")
+    e.set_defaults(func=run_export)
+
+    v = subparsers.add_parser(
+        "drums-eval", help="score a drums model (and the band-onset baseline) on a split",
+        description="Transcribe every example of a split of the run's source (changed with --set "
+                    "source.KEY=VALUE, e.g. to a held-out kit) and report onset F1 per class with "
+                    "bootstrap CIs, using the thresholds tuned at the end of training.")
+    v.add_argument("model", help="trained drums run directory or checkpoint folder")
+    v.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    v.add_argument("--set", action="append", default=[], metavar="source.KEY=VALUE",
+                   help="override a [source] value (repeatable)")
+    v.add_argument("--onnx", type=Path, help="score this exported model instead of the torch weights")
+    v.add_argument("--baseline", action="store_true", help="also score the librosa band-onset baseline")
+    v.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    v.add_argument("--max-examples", type=int, default=0, help="score at most N examples (0: all)")
+    v.add_argument("-o", "--out", type=Path, help="write the report JSON (and plots beside it)")
+    v.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    v.set_defaults(func=run_eval)
+
+
+def _transcriber(model: str | None, onnx: Path | None, threads: int = 0) -> Any:
+    from .inference import Transcriber, build_features, load_trained, torch_predictor
+
+    if onnx is not None:
+        from .onnx_export import load_onnx, onnx_predictor
+
+        session, decoding = load_onnx(onnx, threads)
+        return Transcriber(build_features(decoding.features, str(onnx)), onnx_predictor(session), decoding)
+    if model is None:
+        raise ConfigError("give --model RUN_OR_DIR (a trained drums run) or --onnx MODEL.onnx")
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+    trained = load_trained(model)
+    if not trained.tuned:
+        print(f"pianox drums: note: {trained.checkpoint} has no tuned thresholds; using "
+              f"{trained.task.config.threshold} for every class")
+    return Transcriber(trained.features, torch_predictor(trained.network()), trained.decoding)
+
+
+def run_transcribe(args: argparse.Namespace) -> int:
+    """`pianox drums`: transcribe each file and write its outputs."""
+    from pianox.audio import read_audio
+
+    from .outputs import output_paths, write_outputs
+    from .tempo import TempoMap, estimate_tempo, grid_beats, librosa_beats
+
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    if not formats:
+        raise ConfigError("--format names no output format")
+    if args.bpm is not None and not 20.0 <= args.bpm <= 400.0:
+        raise ConfigError(f"--bpm {args.bpm} is outside 20..400")
+    stems = [a.stem for a in args.audio]
+    if len(set(stems)) != len(stems):
+        raise ConfigError("two input files share a name; their outputs would collide: "
+                          + ", ".join(sorted({s for s in stems if stems.count(s) > 1})))
+    for audio in args.audio:  # refuse before any work is done
+        for path in output_paths(args.out, audio.stem, formats).values():
+            if path.exists() and not args.overwrite:
+                raise ConfigError(f"{path} exists; pass --overwrite to replace it")
+    transcriber = _transcriber(args.model, args.onnx, args.threads)
+    names = transcriber.decoding.classes.names
+    for audio in args.audio:
+        wave, sr = read_audio(audio, transcriber.features.sample_rate)
+        hits = transcriber.transcribe(wave)
+        end = len(wave) / sr
+        beats = librosa_beats(wave, sr) if args.tempo == "librosa" and args.bpm is None else np.zeros(0)
+        if (beats > 0).sum() >= 2:
+            tempo = TempoMap.from_beats(beats)
+            bpm = float(np.median(np.asarray(tempo.millibpm))) / 1000.0
+        else:  # the known tempo, or an estimate from the hits (also when librosa found no beats)
+            bpm = args.bpm or estimate_tempo(hits[:, 0], hits[:, 2])
+            tempo = TempoMap.from_beats(grid_beats(hits[:, 0], bpm, end, weights=hits[:, 2]))
+        paths = write_outputs(hits, transcriber.decoding.classes, args.out, audio.stem, formats, tempo,
+                              music_stream=audio.name, overwrite=args.overwrite, bpm=bpm)
+        per_class = {n: int((hits[:, 1] == c).sum()) for c, n in enumerate(names)}
+        summary = ", ".join(f"{n} {k}" for n, k in per_class.items() if k)
+        print(f"{audio}: {len(hits)} hits ({summary or 'none'}), {bpm:.1f} bpm -> "
+              + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """`pianox drums-export`: ONNX (and int8) files plus a parity check against torch."""
+    from .inference import load_trained
+    from .onnx_export import export_onnx, load_onnx, parity
+
+    targets = [args.out] + ([args.out.with_name(args.out.stem + ".int8.onnx")] if args.quantize else [])
+    for path in targets:
+        if path.exists() and not args.overwrite:
+            raise ConfigError(f"{path} exists; pass --overwrite to replace it")
+    trained = load_trained(args.model)
+    paths = export_onnx(trained, args.out, quantize=args.quantize)
+    for kind, path in paths.items():
+        session, _ = load_onnx(path)
+        print(f"wrote {path} ({kind}): max |onnx - torch| posterior = {parity(trained, session):.2e}")
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """`pianox drums-eval`: the report of one split (see evaluation.score)."""
+    from pianox import atomic
+    from pianox.config import load_experiment
+
+    from .evaluation import collect_clips, score, write_plots
+    from .inference import THRESHOLDS_FILE, resolve_run
+
+    bad = [s for s in args.set if not s.strip().startswith("source.")]
+    if bad:
+        raise ConfigError(f"drums-eval only overrides [source] values (source.KEY=VALUE), got {', '.join(bad)}")
+    if args.out is not None and args.out.exists() and not args.overwrite:
+        raise ConfigError(f"{args.out} exists; pass --overwrite to replace it")
+    run_dir, ckpt = resolve_run(args.model)
+    source = load_experiment(run_dir / "config.toml", args.set).stages["source"].build()
+    examples = list(source.examples(args.split))
+    if args.max_examples > 0:
+        examples = examples[: args.max_examples]
+    if not examples:
+        raise ConfigError(f"the {args.split} split of {run_dir} (with {args.set or 'no overrides'}) has no examples")
+    transcriber = _transcriber(str(run_dir) if args.onnx is None else None, args.onnx)
+    deltas = None
+    if args.baseline:
+        saved = ckpt / THRESHOLDS_FILE
+        deltas = json.loads(saved.read_text()).get("baseline_deltas") if saved.is_file() else None
+        if not deltas:
+            print("pianox drums-eval: note: no tuned baseline deltas in the run; using 0.1 for every band")
+            deltas = {}
+    clips, bands = collect_clips(transcriber, examples, args.baseline)
+    report, matrix = score(clips, transcriber, bands, deltas, args.bootstrap)
+    report = {"run": str(run_dir), "split": args.split, "overrides": args.set,
+              "model_file": str(args.onnx or ckpt), **report}
+    text = json.dumps(report, indent=2)
+    if args.out is not None:
+        atomic.write_text(args.out, text + "\n")
+        write_plots(report, matrix, transcriber.decoding.classes.names, args.out.with_suffix(""),
+                    f"{run_dir.name}: {args.split} {' '.join(args.set)}")
+    m = report["model"]
+    print(f"{args.split}: {report['clips']} clips, f1_macro {m['f1_macro']:.3f} "
+          f"{m.get('ci95', {}).get('f1_macro', '')}, f1_micro {m['f1_micro']:.3f}")
+    if "baseline" in report:
+        b = report["baseline"]
+        print(f"baseline: f1_macro {b['f1_macro']:.3f} {b.get('ci95', {}).get('f1_macro', '')}, "
+              f"f1_micro {b['f1_micro']:.3f}")
+    for n in transcriber.decoding.classes.names:
+        value = m.get(f"f1_{n}")
+        base = report.get("baseline", {}).get(f"f1_{n}")
+        if value is not None:
+            extra = f" (baseline {base:.3f})" if base is not None else ""
+            print(f"  {n:10s} f1 {value:.3f} ci95 {m['ci95'].get(f'f1_{n}') if 'ci95' in m else ''}{extra}")
+    if args.out is None:
+        print(text)
+    return 0
