@@ -1,5 +1,5 @@
-"""Data augmentation that keeps targets aligned: time stretch, pitch shift, gain, noise, mixup,
-SpecAugment masks.
+"""Data augmentation that keeps targets aligned: time stretch, pitch shift, gain, EQ, noise,
+mixup, SpecAugment masks.
 
 `AugmentConfig` is the `[train.augment]` table; every augmentation is off by default. All
 randomness comes from the `numpy.random.Generator` passed in, so a seed fixes the result.
@@ -13,6 +13,9 @@ Waveform transforms (`apply_waveform(y, sr, targets, rng, config)`), in this ord
              followed by resampling back to the original length; note pitches move by n
              (notes leaving 0..127 are dropped); drum hits and ratings are unchanged
     gain     a random gain in +-`gain_db` dB
+    eq       a random smooth equaliser (zero phase): a spectral tilt plus `eq_bands` bell
+             bands on a log-frequency axis, each up to +-`eq_db` dB; it changes the timbre
+             (another piano, drum kit or microphone) and none of the targets
     noise    white noise at a signal-to-noise ratio drawn in [noise_snr_min, noise_snr_max] dB
 
 Targets understood: "notes" (N, 4) onset s, offset s, pitch, velocity; "pedal" (K, 2) seconds;
@@ -45,6 +48,12 @@ class AugmentConfig:
     gain_prob: float = 0.0
     gain_db: float = 6.0
     """Largest gain change in dB (either way)."""
+    eq_prob: float = 0.0
+    """Probability of a random equaliser curve (see the module doc)."""
+    eq_db: float = 6.0
+    """Largest gain of the tilt and of each band, dB."""
+    eq_bands: int = 3
+    """Bell bands of the curve, each 1/3 to 2 octaves wide."""
     noise_prob: float = 0.0
     noise_snr_min: float = 10.0
     """Lowest signal-to-noise ratio of added white noise, dB."""
@@ -65,7 +74,7 @@ class AugmentConfig:
 
     def validate(self) -> None:
         """ValueError for out-of-range settings (called by pianox.schema.build)."""
-        for name in ("stretch_prob", "pitch_prob", "gain_prob", "noise_prob", "mixup_prob",
+        for name in ("stretch_prob", "pitch_prob", "gain_prob", "eq_prob", "noise_prob", "mixup_prob",
                      "freq_mask_prob", "time_mask_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} = {getattr(self, name)} is not a probability")
@@ -73,6 +82,8 @@ class AugmentConfig:
             raise ValueError("need 0.25 <= stretch_min <= stretch_max <= 4")
         if not 0 <= self.pitch_max <= 12:
             raise ValueError("pitch_max must be in 0..12 semitones")
+        if not 0.0 <= self.eq_db <= 24.0 or not 0 <= self.eq_bands <= 16:
+            raise ValueError("need 0 <= eq_db <= 24 dB and 0 <= eq_bands <= 16")
         if self.noise_snr_min > self.noise_snr_max:
             raise ValueError("noise_snr_min must be <= noise_snr_max")
         if self.mixup_alpha <= 0:
@@ -147,6 +158,33 @@ def pitch_shift(y: np.ndarray, sample_rate: int, semitones: float) -> np.ndarray
     return np.pad(out, (0, max(0, len(y) - len(out))))[: len(y)].astype(np.float32)
 
 
+def eq_curve(freqs: np.ndarray, max_db: float, bands: int, rng: np.random.Generator
+             ) -> np.ndarray:
+    """Gain in dB at `freqs` (Hz) of a random smooth curve: a tilt of up to +-`max_db` across
+    20 Hz .. the top frequency, plus `bands` Gaussian bells on the log2 frequency axis (centre
+    uniform, width 1/3 .. 2 octaves, gain up to +-`max_db`)."""
+    top = max(float(freqs[-1]) if len(freqs) else 40.0, 40.0)
+    octave = np.log2(np.clip(freqs, 20.0, top) / 20.0)
+    span = np.log2(top / 20.0)
+    gain = rng.uniform(-max_db, max_db) * (2.0 * octave / span - 1.0)
+    for _ in range(bands):
+        centre = rng.uniform(0.0, span)
+        width = rng.uniform(1.0 / 3.0, 2.0) / 2.0  # the bell's standard deviation, octaves
+        gain = gain + rng.uniform(-max_db, max_db) * np.exp(-0.5 * ((octave - centre) / width) ** 2)
+    return gain
+
+
+def random_eq(y: np.ndarray, sample_rate: int, max_db: float, bands: int,
+              rng: np.random.Generator) -> np.ndarray:
+    """`y` through a random zero-phase equaliser (`eq_curve`), applied in one real FFT."""
+    y = np.asarray(y, dtype=np.float32)
+    if len(y) < 2 or max_db <= 0:
+        return y
+    spec = np.fft.rfft(y.astype(np.float64))
+    gain = eq_curve(np.fft.rfftfreq(len(y), 1.0 / sample_rate), max_db, bands, rng)
+    return np.fft.irfft(spec * 10.0 ** (gain / 20.0), n=len(y)).astype(np.float32)
+
+
 def add_noise(y: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
     """`y` plus white noise at `snr_db` dB below the signal's mean power (silence unchanged)."""
     power = float(np.mean(np.square(y, dtype=np.float64))) if len(y) else 0.0
@@ -205,6 +243,8 @@ def apply_waveform(y: np.ndarray, sample_rate: int, targets: Mapping[str, Any],
         y, out = pitch_shift(y, sample_rate, semitones), shift_targets(out, semitones)
     if c.gain_prob and rng.random() < c.gain_prob:
         y = (y * 10.0 ** (rng.uniform(-c.gain_db, c.gain_db) / 20.0)).astype(np.float32)
+    if c.eq_prob and rng.random() < c.eq_prob:
+        y = random_eq(y, sample_rate, c.eq_db, c.eq_bands, rng)
     if c.noise_prob and rng.random() < c.noise_prob:
         y = add_noise(y, float(rng.uniform(c.noise_snr_min, c.noise_snr_max)), rng)
     return y, out

@@ -25,6 +25,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from . import atomic
+    from .trained import evaluate_run
+
+    report = evaluate_run(args.run, args.split, args.set)
+    text = json.dumps(report, indent=2)
+    if args.out:
+        atomic.write_text(args.out, text + "\n")
+    if args.json:
+        print(text)
+        return 0
+    print(f"{report['run']} ({report['checkpoint']}), split {report['split']!r}, "
+          f"{report['examples']} examples" + (f", {' '.join(report['overrides'])}" if report["overrides"] else ""))
+    for k, v in report["metrics"].items():
+        print(f"  {args.split}/{k} = {v:.4f}")
+    return 0
+
+
 def _cmd_plugins(args: argparse.Namespace) -> int:
     from . import registry
 
@@ -68,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing run of the same config")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("eval", help="evaluate a finished run on a split, optionally of another source")
+    p.add_argument("run", help="run directory (or a checkpoint folder inside one)")
+    p.add_argument("--split", default="test", help="source split to evaluate (default test)")
+    p.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE",
+                   help="override the recorded experiment, e.g. --set source.program=2")
+    p.add_argument("-o", "--out", help="also write the report as JSON to this file")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("plugins", help="list every plugin found (and load errors)")
     p.add_argument("--group", help="only this stage or entry-point group (e.g. task, pianox.tasks)")

@@ -49,6 +49,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     synth.add_argument("--performers", type=int, default=0,
                        help="percepiano only: synthetic performers (default: 4 below 10 "
                             "minutes, else 10)")
+    synth.add_argument("--program", type=int, default=0,
+                       help="maestro only: General MIDI program the pieces are played on "
+                            "(default 0, Acoustic Grand; e.g. 2 for Electric Grand)")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(func=run_synth)
 
@@ -107,6 +110,12 @@ def run_synth(args: argparse.Namespace) -> int:
         options["performers"] = args.performers
     elif args.performers:
         raise ConfigError("--performers only applies to the percepiano twin")
+    if args.corpus == "maestro":
+        if not 0 <= args.program <= 127:
+            raise ConfigError(f"--program {args.program} is not a General MIDI program (0..127)")
+        options["program"] = args.program
+    elif args.program:
+        raise ConfigError("--program only applies to the maestro twin")
     from .audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 
     if not MIN_SAMPLE_RATE <= args.sample_rate <= MAX_SAMPLE_RATE:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from pianox.augment import (AugmentConfig, add_noise, apply_features, apply_mixup,
-                            apply_waveform, pitch_shift, time_stretch)
+                            apply_waveform, eq_curve, pitch_shift, random_eq, time_stretch)
 from pianox.errors import ConfigError
 from pianox.schema import Where, build
 
@@ -98,8 +98,25 @@ def test_noise_snr_is_as_asked():
     assert np.array_equal(add_noise(np.zeros(100, np.float32), 10.0, rng), np.zeros(100))
 
 
+def test_random_eq_applies_its_curve_and_keeps_onsets():
+    # A flat-spectrum click train through the EQ: the output spectrum over the input spectrum
+    # is the drawn curve (same seed), the length and the onsets are unchanged.
+    y = _bursts()
+    out = random_eq(y, SR, 9.0, 3, np.random.default_rng(5))
+    assert out.dtype == np.float32 and out.shape == y.shape
+    curve = eq_curve(np.fft.rfftfreq(len(y), 1 / SR), 9.0, 3, np.random.default_rng(5))
+    ratio = 20 * np.log10(np.abs(np.fft.rfft(out.astype(np.float64)))
+                          / np.maximum(np.abs(np.fft.rfft(y.astype(np.float64))), 1e-12))
+    band = slice(len(curve) // 50, len(curve) - len(curve) // 50)  # away from float32 floor
+    assert np.allclose(ratio[band], curve[band], atol=0.05)
+    assert np.abs(curve).max() <= 9.0 * 4 and np.abs(curve).max() > 1.0  # tilt + 3 bells
+    found = _detected(out)
+    assert mir_eval.onset.f_measure(ONSETS, found, window=0.02)[0] == 1.0
+    assert np.array_equal(random_eq(y, SR, 0.0, 3, np.random.default_rng(5)), y)
+
+
 def test_augmentation_is_deterministic_for_a_seed():
-    cfg = AugmentConfig(stretch_prob=0.5, pitch_prob=0.5, gain_prob=0.5, noise_prob=0.5)
+    cfg = AugmentConfig(stretch_prob=0.5, pitch_prob=0.5, gain_prob=0.5, eq_prob=0.5, noise_prob=0.5)
     notes = np.array([[0.3, 0.5, 60, 80]])
     runs = [apply_waveform(_bursts(), SR, {"notes": notes}, np.random.default_rng(11), cfg)
             for _ in range(2)]
@@ -152,7 +169,8 @@ def test_config_round_trips_and_validates():
     cfg = build(AugmentConfig, {"stretch_prob": 0.5, "pitch_max": 1}, Where(file="exp.toml",
                                                                             table="train.augment"))
     assert cfg == dataclasses.replace(AugmentConfig(), stretch_prob=0.5, pitch_max=1)
-    for bad in ({"noise_prob": 1.5}, {"stretch_min": 1.3}, {"mixup_alpha": 0}):
+    for bad in ({"noise_prob": 1.5}, {"stretch_min": 1.3}, {"mixup_alpha": 0}, {"eq_db": -1.0},
+                {"eq_prob": 2.0}):
         with pytest.raises(ConfigError, match=r"exp.toml, \[train.augment\]"):
             build(AugmentConfig, bad, Where(file="exp.toml", table="train.augment"))
 

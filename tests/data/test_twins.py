@@ -196,6 +196,25 @@ def test_twin_default_location_is_keyed_by_render_parameters():
     assert examples and all(e.audio_path.is_relative_to(a) for e in examples)
 
 
+def test_maestro_twin_program_changes_the_timbre_not_the_performance(tmp_path):
+    a = pianox_synth.synthesize("maestro", tmp_path / "a", minutes=0.1, seed=5)
+    b = pianox_synth.synthesize("maestro", tmp_path / "b", minutes=0.1, seed=5, program=2)
+    rows_a, rows_b = MaestroSource.read_index(a)[0], MaestroSource.read_index(b)[0]
+    assert [r.midi.name for r in rows_a] == [r.midi.name for r in rows_b]
+    for ra, rb in zip(rows_a, rows_b):
+        assert np.array_equal(read_notes(ra.midi), read_notes(rb.midi))
+        ya, yb = read_audio(ra.audio)[0], read_audio(rb.audio)[0]
+        n = min(len(ya), len(yb))
+        assert abs(len(ya) - len(yb)) < 16000 * 3  # same notes; release tails may differ
+        assert abs(np.corrcoef(ya[:n], yb[:n])[0, 1]) < 0.9  # another instrument's waveform
+    cls = registry.load("source", "maestro_twin")
+    default = cls(cls.Config(minutes=0.1)).location()
+    assert cls(cls.Config(minutes=0.1, program=0)).location() == default
+    assert cls(cls.Config(minutes=0.1, program=2)).location() != default
+    with pytest.raises(ValueError, match="program = 200"):
+        cls.Config(program=200).validate()
+
+
 def _cli(argv):
     parser = argparse.ArgumentParser(prog="pianox")
     cli_data.register(parser.add_subparsers(dest="command", required=True))
@@ -217,6 +236,10 @@ def test_cli_synth(tmp_path, capsys):
     with pytest.raises(ConfigError, match="SoundFont not found"):
         _cli(["data", "synth", "maestro", "--out", str(tmp_path / "m"), "--soundfont",
               str(tmp_path / "none.sf2")])
+    with pytest.raises(ConfigError, match="--program only applies to the maestro twin"):
+        _cli(["data", "synth", "egmd", "--out", str(tmp_path / "m"), "--program", "2"])
+    with pytest.raises(ConfigError, match="--program 130 is not a General MIDI program"):
+        _cli(["data", "synth", "maestro", "--out", str(tmp_path / "m"), "--program", "130"])
     with pytest.raises(ConfigError, match="--minutes must be positive"):
         _cli(["data", "synth", "maestro", "--out", str(tmp_path / "m"), "--minutes", "0"])
     assert not (tmp_path / "m").exists()

@@ -72,7 +72,7 @@ def test_rate_errors_name_the_problem(trained_run, tmp_path, capsys):
     good = tmp_path / "ok.wav"
     write_audio(good, np.zeros(1600, np.float32) + 0.1, 16000)
     code, _, err = run_main(capsys, "rate", str(good), "--model", str(tmp_path))
-    assert code == 1 and "not a pianox run directory" in err
+    assert code == 1 and "neither a run directory" in err
     code, _, err = run_main(capsys, "rate", str(good), "--model", str(tmp_path / "missing-run"))
     assert code == 1 and "no such run directory" in err
     ssast = tmp_path / "ssast-run"
@@ -81,7 +81,7 @@ def test_rate_errors_name_the_problem(trained_run, tmp_path, capsys):
     (ssast / "config.toml").write_text(text.split("[task]")[0] + '[task]\nkind = "ssast"\n\n[backend]' +
                                        text.split("[backend]")[1])
     code, _, err = run_main(capsys, "rate", str(good), "--model", str(ssast))
-    assert code == 1 and "task 'ssast', not a perception run" in err
+    assert code == 1 and "is a 'ssast' run, not a 'perception' run" in err
 
 
 def test_rollout_command_writes_a_png(trained_run, tmp_path, capsys):

@@ -126,22 +126,9 @@ class Trainer:
 
     def _loader(self, examples: list, split: str, *, shuffle: bool, epoch: int = 0, skip: int = 0,
                 batch_size: int | None = None, sharded: bool = False) -> torch.utils.data.DataLoader:
-        bs = batch_size or self.cfg.batch_size
         rank, size = (self.world.rank, self.world.size) if sharded else (0, 1)
-        sampler = EpochSampler(len(examples), shuffle=shuffle, seed=self.exp.run.seed, epoch=epoch,
-                               skip=skip * bs, rank=rank, world=size)
-        training = split == "train"
-        augment = self.cfg.augment if training and self.cfg.augment.active() else None
-        collate = Collate(self.s.features, self.s.task, precomputed=self.cfg.cache_features, augment=augment,
-                          seed=self.exp.run.seed * 7919 + epoch)
-        if self.cfg.cache_features:
-            dataset = self._cached.get(split)
-            if dataset is None:
-                dataset = self._cached[split] = CachedFeatures(examples, self.s.features, self.s.source, split)
-        else:
-            dataset = ExampleDataset(examples, self.s.features.sample_rate, augment, self.exp.run.seed, epoch)
-        return make_loader(dataset, collate, sampler, batch_size=bs, num_workers=self.cfg.num_workers,
-                           seed=self.exp.run.seed * 7919 + epoch)
+        return split_loader(self.s, self.exp, examples, split, shuffle=shuffle, epoch=epoch, skip=skip,
+                            batch_size=batch_size, rank=rank, world=size, cache=self._cached)
 
     def evaluate(self, split: str) -> dict[str, float]:
         """Task metrics on `split`, keys prefixed "val/" (the [eval] split) or "<split>/"."""
@@ -150,12 +137,11 @@ class Trainer:
             examples = examples[: self.exp.eval.max_examples]
         if not examples:
             return {}
-        loader = self._loader(examples, split, shuffle=False, batch_size=self.exp.eval.batch_size or None)
+        batches = evaluation_batches(self.s, self.exp, examples, split, self.device, self._cached)
         self.model.eval()
         self.head.eval()
         try:
             with torch.no_grad(), self.s.backend.autocast():
-                batches: Iterator[dict] = (to_device(b, self.device) for b in loader)
                 metrics = self.s.task.evaluate(self.model, self.head, batches)
         finally:
             self.model.train()
@@ -335,6 +321,40 @@ class Trainer:
 
         plot_curves(self.run.read_metrics(), self.run.plots / "curves.png")
         return results
+
+
+def split_loader(stages: Stages, exp: Any, examples: list, split: str, *, shuffle: bool = False,
+                 epoch: int = 0, skip: int = 0, batch_size: int | None = None, rank: int = 0,
+                 world: int = 1, cache: dict[str, CachedFeatures] | None = None
+                 ) -> torch.utils.data.DataLoader:
+    """The DataLoader of `examples` of `split` as training and evaluation see them: augmented
+    (train split only, when [train.augment] is active), from the feature cache when
+    `[train] cache_features`, in the (seed, epoch) order; `skip` batches are left out (resume).
+    `cache` keeps each split's CachedFeatures between calls."""
+    cfg = exp.train
+    bs = batch_size or cfg.batch_size
+    sampler = EpochSampler(len(examples), shuffle=shuffle, seed=exp.run.seed, epoch=epoch,
+                           skip=skip * bs, rank=rank, world=world)
+    augment = cfg.augment if split == "train" and cfg.augment.active() else None
+    collate = Collate(stages.features, stages.task, precomputed=cfg.cache_features, augment=augment,
+                      seed=exp.run.seed * 7919 + epoch)
+    if cfg.cache_features:
+        cache = {} if cache is None else cache
+        dataset = cache.get(split)
+        if dataset is None:
+            dataset = cache[split] = CachedFeatures(examples, stages.features, stages.source, split)
+    else:
+        dataset = ExampleDataset(examples, stages.features.sample_rate, augment, exp.run.seed, epoch)
+    return make_loader(dataset, collate, sampler, batch_size=bs, num_workers=cfg.num_workers,
+                       seed=exp.run.seed * 7919 + epoch)
+
+
+def evaluation_batches(stages: Stages, exp: Any, examples: list, split: str, device: Any,
+                       cache: dict[str, CachedFeatures] | None = None) -> Iterator[dict]:
+    """Batches of `examples` on `device` for `task.evaluate` ([eval] batch_size, no augmentation)."""
+    loader = split_loader(stages, exp, examples, split, batch_size=exp.eval.batch_size or None,
+                          cache=cache)
+    return (to_device(b, device) for b in loader)
 
 
 def _tensorboard(run: RunDir) -> Any:

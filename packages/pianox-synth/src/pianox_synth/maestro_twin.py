@@ -95,7 +95,8 @@ def _render(job: dict[str, Any]) -> dict[str, Any]:
     work = job["work"]
     perf = perform(load_score(work), job["params"], item_rng(job["seed"], job["stem"], "perform"),
                    job["first_bar"], job["num_bars"])
-    audio, factor = render_performance(perf, job["sample_rate"], job["soundfont"])
+    audio, factor = render_performance(perf, job["sample_rate"], job["soundfont"],
+                                       program=job.get("program", 0))
     root = Path(job["root"])
     write_midi(root / f"{job['stem']}.midi", perf.midi())
     write_audio(root / f"{job['stem']}.wav", audio, job["sample_rate"])
@@ -108,8 +109,11 @@ def _render(job: dict[str, Any]) -> dict[str, Any]:
 
 def synthesize(out: Path, minutes: float | None = None, sample_rate: int = 16000,
                soundfont: str | None = None, seed: int = 0, jobs: int = 0,
-               progress: Progress | None = None, exist_ok: bool = False) -> Path:
-    """Render the MAESTRO twin into the new folder `out` (see module doc); returns `out`."""
+               progress: Progress | None = None, exist_ok: bool = False, program: int = 0) -> Path:
+    """Render the MAESTRO twin into the new folder `out` (see module doc); returns `out`.
+
+    `program` renders every performance on another General MIDI piano program (the same
+    performances and labels: a held-out timbre for the same pieces)."""
     from .render import resolve_soundfont
 
     minutes = DEFAULT_MINUTES if minutes is None else minutes
@@ -117,7 +121,7 @@ def synthesize(out: Path, minutes: float | None = None, sample_rate: int = 16000
     todo = plan(minutes, seed)
     with staged_corpus(out, exist_ok=exist_ok) as stage:
         for job in todo:
-            job.update(root=str(stage), sample_rate=int(sample_rate), soundfont=sf)
+            job.update(root=str(stage), sample_rate=int(sample_rate), soundfont=sf, program=int(program))
         rows = run_jobs(_render, todo, default_workers(jobs, len(todo)), progress)
         rows.sort(key=lambda r: (r["canonical_composer"], r["canonical_title"],
                                  r["audio_filename"]))
@@ -129,5 +133,6 @@ def synthesize(out: Path, minutes: float | None = None, sample_rate: int = 16000
                    {r["audio_filename"]: {"params": r["params"], "limiter": r["limiter"]}
                     for r in rows})
         write_stamp(stage, "maestro", {"minutes": minutes, "sample_rate": int(sample_rate),
-                                       "soundfont": Path(sf).name, "seed": seed}, len(rows))
+                                       "soundfont": Path(sf).name, "seed": seed,
+                                       "program": int(program)}, len(rows))
     return Path(out)

@@ -140,13 +140,18 @@ def render_midi(pm, sample_rate: int, soundfont: str | os.PathLike | None = None
 
 
 def render_performance(performance, sample_rate: int, soundfont: str | os.PathLike | None = None,
-                       gain_db: float = 0.0) -> tuple[np.ndarray, float]:
+                       gain_db: float = 0.0, program: int = 0) -> tuple[np.ndarray, float]:
     """Render a `perform.Performance` on piano: SoundFont, brightness tilt, peak limit.
 
+    `program` is the General MIDI program played (0 Acoustic Grand, 1 Bright Acoustic, 2
+    Electric Grand, 4 Electric Piano 1, ...): another timbre for the same performance.
     Returns (float32 `(S,)` audio, limiter factor); the factor is 1.0 unless the peak
     exceeded 0.99 and the whole file was scaled down.
     """
     from .tone import limit, tilt
 
-    y = render_midi(performance.midi(), sample_rate, soundfont, gain_db=gain_db)
+    midi = performance.midi()
+    for instrument in midi.instruments:
+        instrument.program = program
+    y = render_midi(midi, sample_rate, soundfont, gain_db=gain_db)
     return limit(tilt(y, sample_rate, performance.params.brightness))

@@ -70,6 +70,8 @@ class _Twin:
                   "soundfont_bytes": sf.stat().st_size, "pianox_synth": __version__}
         if hasattr(cfg, "performers"):
             params["performers"] = cfg.performers
+        if getattr(cfg, "program", 0):  # absent at 0, so the default render keeps its folder
+            params["program"] = cfg.program
         return params
 
     def location(self) -> Path:
@@ -93,6 +95,8 @@ class _Twin:
                        "jobs": self.config.jobs, "exist_ok": True}
             if hasattr(self.config, "performers"):
                 options["performers"] = self.config.performers
+            if getattr(self.config, "program", 0):
+                options["program"] = self.config.program
             synthesize(self.TWIN, root, **options)
         self._root = root
         return root
@@ -106,7 +110,13 @@ class MaestroTwin(_Twin, MaestroSource):
 
     @dataclass
     class Config(MaestroSource.Config, TwinFields):
-        pass
+        program: int = 0
+        """General MIDI program the pieces are played on (0 Acoustic Grand; 1 Bright Acoustic,
+        2 Electric Grand, ... render the same performances in another timbre)."""
+
+        def validate(self) -> None:
+            if not 0 <= self.program <= 127:
+                raise ValueError(f"program = {self.program} is not a General MIDI program (0..127)")
 
 
 class EGMDTwin(_Twin, EGMDSource):

@@ -186,18 +186,24 @@ def run_eval(args: argparse.Namespace) -> int:
         write_plots(report, matrix, transcriber.decoding.classes.names, args.out.with_suffix(""),
                     f"{run_dir.name}: {args.split} {' '.join(args.set)}")
     m = report["model"]
-    print(f"{args.split}: {report['clips']} clips, f1_macro {m['f1_macro']:.3f} "
-          f"{m.get('ci95', {}).get('f1_macro', '')}, f1_micro {m['f1_micro']:.3f}")
+    print(f"{args.split}: {report['clips']} clips, f1_macro {m['f1_macro']:.3f}"
+          f"{_interval(m, 'f1_macro')}, f1_micro {m['f1_micro']:.3f}")
     if "baseline" in report:
         b = report["baseline"]
-        print(f"baseline: f1_macro {b['f1_macro']:.3f} {b.get('ci95', {}).get('f1_macro', '')}, "
+        print(f"baseline: f1_macro {b['f1_macro']:.3f}{_interval(b, 'f1_macro')}, "
               f"f1_micro {b['f1_micro']:.3f}")
     for n in transcriber.decoding.classes.names:
         value = m.get(f"f1_{n}")
         base = report.get("baseline", {}).get(f"f1_{n}")
         if value is not None:
             extra = f" (baseline {base:.3f})" if base is not None else ""
-            print(f"  {n:10s} f1 {value:.3f} ci95 {m['ci95'].get(f'f1_{n}') if 'ci95' in m else ''}{extra}")
+            print(f"  {n:10s} f1 {value:.3f}{_interval(m, f'f1_{n}')}{extra}")
     if args.out is None:
         print(text)
     return 0
+
+
+def _interval(metrics: dict, key: str) -> str:
+    """' [lo, hi]' of a bootstrap interval in `metrics['ci95']`, or '' when there is none."""
+    ci = metrics.get("ci95", {}).get(key)
+    return f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""

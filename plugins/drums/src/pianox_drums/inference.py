@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from pianox.errors import CheckpointError, ConfigError
+from pianox.errors import CheckpointError
 
 from .classes import DrumClasses, drum_classes
 from .decoding import posteriors_to_hits
@@ -84,17 +84,9 @@ class TrainedDrums:
 
 def resolve_run(path: str | Path) -> tuple[Path, Path]:
     """(run directory holding config.toml, checkpoint folder) for a run dir or checkpoint dir."""
-    p = Path(path).expanduser()
-    if (p / "config.toml").is_file():
-        ckpt = p / "checkpoints" / "best"
-        if not (ckpt / "model.safetensors").is_file():
-            raise CheckpointError(f"run {p} has no checkpoints/best/model.safetensors "
-                                  f"(did training finish an evaluation?)")
-        return p, ckpt
-    if (p / "model.safetensors").is_file() and (p.parent.parent / "config.toml").is_file():
-        return p.parent.parent, p
-    raise CheckpointError(f"{p} is neither a run directory (config.toml + checkpoints/best) nor a "
-                          f"checkpoint folder inside one")
+    from pianox.trained import locate
+
+    return locate(path)
 
 
 def features_table(spec: Any) -> dict[str, Any]:
@@ -122,18 +114,13 @@ def load_trained(path: str | Path) -> TrainedDrums:
     """Rebuild a trained drum model from a run directory or checkpoint folder (see module doc).
 
     The encoder is not re-initialised from `[model] init` (the checkpoint holds its weights) and
-    features keep each recording's full length. Raises CheckpointError / ConfigError naming the path.
+    features keep each recording's full length. Raises CheckpointError naming the path.
     """
-    from pianox.config import load_experiment
     from pianox.train.checkpoint import load_weights
+    from pianox.trained import load_experiment_of
 
-    run_dir, ckpt = resolve_run(path)
-    exp = load_experiment(run_dir / "config.toml")
-    if exp.stages["task"].kind != "drums":
-        raise ConfigError(f"{run_dir} is a {exp.stages['task'].kind!r} run, not a 'drums' run")
+    run_dir, ckpt, exp = load_experiment_of(path, task="drums")
     model_cfg = exp.stages["model"].config
-    if hasattr(model_cfg, "init"):
-        model_cfg.init = ""
     trained_frames = int(getattr(exp.stages["features"].config, "target_frames", 0) or 0)
     table = features_table(exp.stages["features"])
     features = build_features(table, str(run_dir / "config.toml"))

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from pianox.errors import CheckpointError, ConfigError
+from pianox.errors import ConfigError
 
 from .generate import DecodeOptions
 from .pieces import lay_out
@@ -41,38 +41,17 @@ class Trained:
     device: torch.device
 
 
-def _run_dir(path: Path) -> tuple[Path, Path]:
-    """(run directory, checkpoint folder) for a run dir or a checkpoint folder inside one."""
-    if (path / "config.toml").is_file():
-        return path, path / "checkpoints" / "best"
-    if (path / "model.safetensors").is_file() and (path.parent.parent / "config.toml").is_file():
-        return path.parent.parent, path
-    raise CheckpointError(f"{path} is neither a run directory (config.toml + checkpoints/best) nor a "
-                          f"checkpoint folder of one")
-
-
 def load_trained(path: str | Path, device: str = "cpu") -> Trained:
     """Rebuild the features, encoder, task and head of a finished transcription run and load
     its best weights onto `device`. CheckpointError / ConfigError name what does not fit."""
-    from pianox.config import load_experiment
-    from pianox.runner import build_stages
-    from pianox.train.checkpoint import load_weights
+    from pianox.trained import load_run
 
-    run, ckpt = _run_dir(Path(path).expanduser())
-    exp = load_experiment(run / "config.toml", ["backend.kind=cpu"])
-    if exp.stages["task"].kind != "transcription":
-        raise ConfigError(f"{run / 'config.toml'}: [task] kind = {exp.stages['task'].kind!r} is not a "
-                          f"transcription run")
-    model_cfg = exp.stages["model"].config
-    if hasattr(model_cfg, "init"):
-        model_cfg.init = ""  # the checkpoint holds every weight; the init file may be gone
-    stages = build_stages(exp)
-    head = stages.task.build_head(stages.model, stages.features)
-    load_weights(ckpt, {"model": stages.model, "head": head})
+    run = load_run(Path(path), task="transcription", backend="cpu")
     dev = torch.device(device)
-    stages.model.to(dev).eval()
-    head.to(dev).eval()
-    return Trained(run, exp, stages.features, stages.model, stages.task, head, dev)
+    run.model.to(dev)
+    run.head.to(dev)
+    s = run.stages
+    return Trained(run.path, run.experiment, s.features, run.model, s.task, run.head, dev)
 
 
 class Transcriber:
