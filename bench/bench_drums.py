@@ -16,12 +16,12 @@ pool at 2 threads stalls at its barriers whenever another process holds a core (
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
+
+from pianox.testing.timing import interleaved_best
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -82,22 +82,12 @@ def _audio() -> np.ndarray:
             + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
 
 
-def _best(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    for fn in fns.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: min(t) for name, t in times.items()}
 
 
 def test_transcribe_10s(benchmark, pipelines, report_ratio):
     wave = _audio()
     fns = {name: (lambda tr=tr: tr.transcribe(wave)) for name, tr in pipelines.items()}
-    best = _best(fns, ROUNDS)
+    best = interleaved_best(fns, ROUNDS)
     for name in ("onnx-float32", "onnx-int8"):
         report_ratio(f"drums 10 s: torch / {name}", best["torch"] / best[name],
                      f"{1000 * best[name]:.1f} ms per 10 s (torch {1000 * best['torch']:.1f} ms), "

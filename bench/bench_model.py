@@ -12,13 +12,13 @@ load from other processes on a shared machine skews neither side.
 from __future__ import annotations
 
 import contextlib
-import time
 from typing import Callable
 
 import pytest
 import torch
 
 from pianox.models.ast import ASTEncoder, PRESETS
+from pianox.testing.timing import interleaved_best
 
 transformers = pytest.importorskip("transformers")
 
@@ -67,17 +67,6 @@ def _step(model: torch.nn.Module, call: Callable, x: torch.Tensor, mode: str, au
     return train
 
 
-def _interleaved_best(fns: dict[str, Callable[[], None]], rounds: int) -> dict[str, float]:
-    """Fastest seconds per call of each function, timed round-robin after one warm-up call each."""
-    for fn in fns.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: min(t) for name, t in times.items()}
 
 
 def _params():
@@ -105,7 +94,7 @@ def test_ast_vs_hf(benchmark, bench_sync, report_ratio, tmp_path, preset, batch,
     x = torch.randn(batch, frames, 128, device=dev)
     run_ours = bench_sync(_step(ours, lambda m, x: m(x), x, mode, autocast))
     run_hf = bench_sync(_step(hf, lambda m, x: m(x).last_hidden_state, x, mode, autocast))
-    best = _interleaved_best({"pianox": run_ours, "hf": run_hf}, ROUNDS)
+    best = interleaved_best({"pianox": run_ours, "hf": run_hf}, ROUNDS)
     ratio = best["hf"] / best["pianox"]
     benchmark.extra_info.update(hf_best_s=best["hf"], pianox_best_s=best["pianox"], ratio_vs_hf=ratio)
     benchmark.group = f"ast-{preset}-{mode}"

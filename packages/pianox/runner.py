@@ -102,6 +102,23 @@ def run_experiment(exp: Experiment, *, force: bool = False, resume: bool = False
         distributed.teardown(world)
 
 
+def ensure_run(exp: Experiment, label: str = "", *, force: bool = False, quiet: bool = False) -> Path:
+    """The run directory of `exp`, trained first unless a finished run is there (`force`
+    retrains it; an interrupted one is resumed). `label` prefixes the progress lines."""
+    from .rundir import read_status
+
+    root = run_dir_for(exp)
+    state = read_status(root).get("state") if root.exists() else None
+    prefix = f"{label}: " if label else ""
+    if state != "finished" or force:
+        if not quiet:
+            print(f"{prefix}training {root}")
+        run_experiment(exp, force=force, resume=state is not None and not force, quiet=quiet)
+    elif not quiet:
+        print(f"{prefix}reusing the finished run {root}")
+    return root
+
+
 def run_file(path: str | Path, overrides: list[str] | None = None, **kwargs: Any) -> RunDir:
     """Load the experiment at `path` (with `--set` overrides) and run it."""
     return run_experiment(load_experiment(path, overrides), **kwargs)

@@ -91,8 +91,7 @@ def experiments(path: str | Path, overrides: Sequence[str], variants: Sequence[s
 def run_baselines(path: str | Path, overrides: Sequence[str] = (), *, variants: Sequence[str] | None = None,
                   force: bool = False, quiet: bool = False, split: str = "test") -> Path:
     """Train the main experiment and its baselines (reusing finished runs) and compare them."""
-    from pianox.rundir import read_status
-    from pianox.runner import run_dir_for, run_experiment
+    from pianox.runner import ensure_run
 
     from .report import align, compare, read_predictions
 
@@ -100,15 +99,7 @@ def run_baselines(path: str | Path, overrides: Sequence[str] = (), *, variants: 
     runs: dict[str, Path] = {}
     exps = experiments(path, overrides, chosen)
     for name, exp in exps:
-        root = run_dir_for(exp)
-        state = read_status(root).get("state") if root.exists() else None
-        if state != "finished" or force:
-            if not quiet:
-                print(f"{name}: training {root}")
-            run_experiment(exp, force=force, resume=state is not None and not force, quiet=quiet)
-        elif not quiet:
-            print(f"{name}: reusing the finished run {root}")
-        runs[name] = root
+        runs[name] = ensure_run(exp, name, force=force, quiet=quiet)
     main_exp = exps[0][1]
     out = Path(main_exp.run.output_dir) / f"{main_exp.run.name}-baselines-{main_exp.hash()}"
     result: dict[str, Any] = {"split": split, "runs": {k: str(v) for k, v in runs.items()}, "models": {},

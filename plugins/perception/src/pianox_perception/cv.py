@@ -54,25 +54,14 @@ def fold_experiments(path: str | Path, overrides: Sequence[str], folds: Sequence
 def run_folds(path: str | Path, overrides: Sequence[str] = (), *, folds: Sequence[int] | None = None,
               force: bool = False, quiet: bool = False) -> Path:
     """Train every fold (reusing finished runs unless `force`) and aggregate; returns the CV dir."""
-    from pianox.rundir import read_status
-    from pianox.runner import run_dir_for, run_experiment
+    from pianox.runner import ensure_run
 
     from .splits import check_source
 
     base, experiments = fold_experiments(path, overrides, folds)
     for k, exp in experiments:  # a leaky split fails before anything trains
         check_source(exp.stages["source"].build())
-    runs = []
-    for k, exp in experiments:
-        root = run_dir_for(exp)
-        state = read_status(root).get("state") if root.exists() else None
-        if state != "finished" or force:
-            if not quiet:
-                print(f"fold {k}: training {root}")
-            run_experiment(exp, force=force, resume=state is not None and not force, quiet=quiet)
-        elif not quiet:
-            print(f"fold {k}: reusing the finished run {root}")
-        runs.append((k, root))
+    runs = [(k, ensure_run(exp, f"fold {k}", force=force, quiet=quiet)) for k, exp in experiments]
     out = Path(base.run.output_dir) / f"{base.run.name}-cv-{base.hash()}"
     aggregate(runs, out, resolve_groups(base.stages["task"].config.groups),
               n_boot=base.stages["task"].config.bootstrap, seed=base.run.seed)
