@@ -280,14 +280,17 @@ void run_frontend(const FrontendConfig &config, const float *wave, std::int64_t 
       if (!std::isfinite(wave[i])) bad = i;
   } else {
     const std::size_t vectors = frontend_scratch_vectors(a);
-    // A lane group is ~5-20 us of work; a thread is worth starting for a few of them.
+    // Starting and waking a second thread costs ~100 us on a busy 2-core machine (measured:
+    // 10 s of audio took 222 us inline and 338 us on 2 threads), so each thread gets at least
+    // ~768 frames (~170 us of work) and shorter inputs run inline.
+    const std::size_t grain = static_cast<std::size_t>(std::max<std::int64_t>(4, 768 / kernels.lanes));
     parallel_for(
         static_cast<std::size_t>(batch * a.groups), threads,
         [&](std::size_t begin, std::size_t end) {
           Scratch scratch = scratch_floats(vectors, kernels.lanes);
           kernels.frontend_items(a, static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end), scratch.get());
         },
-        4);
+        grain);
   }
   if (bad >= 0) {
     const float v = wave[bad];
