@@ -61,7 +61,7 @@ def _type_name(tp: Any) -> str:
 
 
 class _Mismatch(Exception):
-    pass
+    """A value that does not fit a type; `build` turns it into a ConfigError naming the key."""
 
 
 def coerce(value: Any, tp: Any, where: Where, key: str) -> Any:

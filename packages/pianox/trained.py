@@ -102,24 +102,16 @@ def evaluate_run(path: str | Path, split: str = "test", overrides: Sequence[str]
 
     Returns {"run", "checkpoint", "split", "examples", "overrides", "metrics"}.
     """
-    import torch
-
     from .api import SPLITS
-    from .train.engine import evaluation_batches
+    from .train.engine import evaluate_split
 
     if split not in SPLITS:
         raise ConfigError(f"--split {split!r}: expected one of {', '.join(SPLITS)}")
     loaded = load_run(path, overrides)
-    s, exp = loaded.stages, loaded.experiment
-    examples = list(s.source.examples(split))
-    if exp.eval.max_examples:
-        examples = examples[: exp.eval.max_examples]
-    if not examples:
+    count, metrics = evaluate_split(loaded.stages, loaded.experiment, loaded.model, loaded.head, split)
+    if not count:
         raise CheckpointError(f"{loaded.path}: the source has no {split!r} examples"
                               + (f" with {' '.join(overrides)}" if overrides else ""))
-    with torch.no_grad(), s.backend.autocast():
-        metrics = s.task.evaluate(loaded.model, loaded.head,
-                                  evaluation_batches(s, exp, examples, split, loaded.device))
     return {"run": str(loaded.path), "checkpoint": str(loaded.checkpoint), "split": split,
-            "examples": len(examples), "overrides": list(overrides),
+            "examples": count, "overrides": list(overrides),
             "metrics": {k: float(v) for k, v in metrics.items()}}

@@ -41,7 +41,7 @@ def _wait_for_step(out: Path, step: int, proc: subprocess.Popen, timeout: float 
                 if json.loads(meta.read_text())["step"] >= step:
                     return
             except (ValueError, OSError):
-                pass
+                continue  # meta.json is being replaced right now: read it on the next pass
         assert proc.poll() is None, f"run ended before step {step}: {proc.communicate()}"
         time.sleep(0.02)
     raise TimeoutError(f"step {step} not reached")

@@ -82,7 +82,7 @@ class RandomLogits:
 
 class _NoState:
     def reorder(self, index):
-        pass
+        """The random decoder keeps no per-beam state, so there is nothing to reorder."""
 
 
 @pytest.mark.parametrize("strategy", ["greedy", "beam", "sample"])

@@ -13,7 +13,7 @@ import math
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -132,17 +132,10 @@ class Trainer:
 
     def evaluate(self, split: str) -> dict[str, float]:
         """Task metrics on `split`, keys prefixed "val/" (the [eval] split) or "<split>/"."""
-        examples = list(self.s.source.examples(split))
-        if self.exp.eval.max_examples:
-            examples = examples[: self.exp.eval.max_examples]
-        if not examples:
-            return {}
-        batches = evaluation_batches(self.s, self.exp, examples, split, self.device, self._cached)
         self.model.eval()
         self.head.eval()
         try:
-            with torch.no_grad(), self.s.backend.autocast():
-                metrics = self.s.task.evaluate(self.model, self.head, batches)
+            _, metrics = evaluate_split(self.s, self.exp, self.model, self.head, split, self._cached)
         finally:
             self.model.train()
             self.head.train()
@@ -349,12 +342,22 @@ def split_loader(stages: Stages, exp: Any, examples: list, split: str, *, shuffl
                        seed=exp.run.seed * 7919 + epoch)
 
 
-def evaluation_batches(stages: Stages, exp: Any, examples: list, split: str, device: Any,
-                       cache: dict[str, CachedFeatures] | None = None) -> Iterator[dict]:
-    """Batches of `examples` on `device` for `task.evaluate` ([eval] batch_size, no augmentation)."""
+def evaluate_split(stages: Stages, exp: Any, model: nn.Module, head: nn.Module, split: str,
+                   cache: dict[str, CachedFeatures] | None = None) -> tuple[int, dict[str, Any]]:
+    """(examples, task metrics) of `model` + `head` (already in eval mode) on `split`: at most
+    [eval] max_examples examples, [eval] batch_size, no augmentation, no gradients, the
+    backend's autocast. (0, {}) when the split is empty."""
+    examples = list(stages.source.examples(split))
+    if exp.eval.max_examples:
+        examples = examples[: exp.eval.max_examples]
+    if not examples:
+        return 0, {}
     loader = split_loader(stages, exp, examples, split, batch_size=exp.eval.batch_size or None,
                           cache=cache)
-    return (to_device(b, device) for b in loader)
+    device = stages.backend.device
+    with torch.no_grad(), stages.backend.autocast():
+        metrics = stages.task.evaluate(model, head, (to_device(b, device) for b in loader))
+    return len(examples), metrics
 
 
 def _tensorboard(run: RunDir) -> Any:

@@ -127,7 +127,7 @@ class EGMDTwin(_Twin, EGMDSource):
 
     @dataclass
     class Config(EGMDSource.Config, TwinFields):
-        pass
+        """The egmd reader's fields plus the render fields of `TwinFields`."""
 
 
 class PercePianoTwin(_Twin, PercePianoSource):

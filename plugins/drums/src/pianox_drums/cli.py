@@ -152,16 +152,17 @@ def run_eval(args: argparse.Namespace) -> int:
     """`pianox drums-eval`: the report of one split (see evaluation.score)."""
     from pianox import atomic
     from pianox.config import load_experiment
+    from pianox.trained import locate
 
     from .evaluation import collect_clips, score, write_plots
-    from .inference import THRESHOLDS_FILE, resolve_run
+    from .inference import THRESHOLDS_FILE
 
     bad = [s for s in args.set if not s.strip().startswith("source.")]
     if bad:
         raise ConfigError(f"drums-eval only overrides [source] values (source.KEY=VALUE), got {', '.join(bad)}")
     if args.out is not None and args.out.exists() and not args.overwrite:
         raise ConfigError(f"{args.out} exists; pass --overwrite to replace it")
-    run_dir, ckpt = resolve_run(args.model)
+    run_dir, ckpt = locate(args.model)
     source = load_experiment(run_dir / "config.toml", args.set).stages["source"].build()
     examples = list(source.examples(args.split))
     if args.max_examples > 0:

@@ -82,13 +82,6 @@ class TrainedDrums:
         return DrumNet(self.model, self.head).eval()
 
 
-def resolve_run(path: str | Path) -> tuple[Path, Path]:
-    """(run directory holding config.toml, checkpoint folder) for a run dir or checkpoint dir."""
-    from pianox.trained import locate
-
-    return locate(path)
-
-
 def features_table(spec: Any) -> dict[str, Any]:
     """A features stage spec as a table with `target_frames` 0 (whole recordings)."""
     table = spec.table()

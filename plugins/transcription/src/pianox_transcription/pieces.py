@@ -24,12 +24,10 @@ def piece_of(key: str) -> tuple[str, float]:
     """(recording, start seconds) of an example key `<recording>@<start>`; other keys are a
     piece of their own starting at 0."""
     name, sep, start = key.rpartition("@")
-    if sep:
-        try:
-            return name, float(start)
-        except ValueError:
-            pass
-    return key, 0.0
+    try:
+        return (name, float(start)) if sep else (key, 0.0)
+    except ValueError:  # an "@" not followed by a start time is part of the name
+        return key, 0.0
 
 
 def lay_out(parts: list[tuple[float, np.ndarray]], frame_rate: float) -> np.ndarray:
