@@ -8,6 +8,10 @@ never NaN. `scale` defaults to 1/sqrt(D).
 The Triton kernels (FlashAttention-2 forward and backward) live in `_attention_triton.py`, imported
 on first use: importing this module never imports Triton. Triton runs them compiled on CUDA tensors,
 or in its interpreter on CPU tensors when TRITON_INTERPRET=1 was set before triton was imported.
+
+impl="auto" runs SDPA except on the CUDA architectures listed in `TRITON_FASTER_ON`, where the
+kernels were measured faster than SDPA (bench/device_check.py measures it and says which choice
+its numbers support); impl="triton" runs the kernels on any CUDA device.
 """
 
 from __future__ import annotations
@@ -27,6 +31,26 @@ TRITON_INSTALLED = importlib.util.find_spec("triton") is not None
 _TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 _MAX_HEAD_DIM = 256
 _warned: set[str] = set()
+
+# CUDA architectures ("sm_90" = compute capability 9.0) on which bench/device_check.py measured the
+# Triton kernels at least as fast as torch SDPA, forward and forward+backward, N >= 1024, D = 64 and
+# 128. Empty until such a measurement: "auto" then runs SDPA on every GPU.
+TRITON_FASTER_ON: frozenset[str] = frozenset()
+
+
+def cuda_arch(device: torch.device | int | None = None) -> str:
+    """The compute capability of a CUDA device as "sm_<major><minor>", e.g. "sm_90" for an H100."""
+    major, minor = torch.cuda.get_device_capability(device)
+    return f"sm_{major}{minor}"
+
+
+@torch.compiler.assume_constant_result
+def auto_impl(device: torch.device) -> str:
+    """What impl="auto" runs on `device`: "triton" on a CUDA device whose architecture is in
+    `TRITON_FASTER_ON` (with Triton installed), "sdpa" everywhere else."""
+    if device.type == "cuda" and TRITON_INSTALLED and cuda_arch(device) in TRITON_FASTER_ON:
+        return "triton"
+    return "sdpa"
 
 
 def _combined_mask(key_padding_mask: torch.Tensor | None, causal: bool, nq: int, nk: int,
@@ -189,14 +213,14 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_padding_mas
               causal: bool = False, scale: float | None = None, impl: str = "auto") -> torch.Tensor:
     """Attention for models, (B, H, Nq, D) in q's dtype; `impl` is the backend's choice.
 
-    "auto" runs the Triton kernels on CUDA tensors (SDPA, with one warning, when Triton is missing
-    or the inputs do not fit them) and SDPA on CPU/MPS; "triton" insists on the kernels (CPU only
+    "auto" runs SDPA, or the Triton kernels where `auto_impl` says they are faster (SDPA, with one
+    warning, when the inputs do not fit them); "triton" insists on the kernels (CPU only
     under TRITON_INTERPRET=1) and raises `BackendError` where they cannot run; "sdpa" is torch's
     scaled_dot_product_attention; "eager" is `reference`. Differentiable and torch.compile-able.
     """
     if impl == "eager":
         return reference(q, k, v, key_padding_mask, causal, scale)
-    if impl == "sdpa" or (impl == "auto" and q.device.type != "cuda"):
+    if impl == "sdpa" or (impl == "auto" and auto_impl(q.device) == "sdpa"):
         return sdpa(q, k, v, key_padding_mask, causal, scale)
     if impl not in IMPLS:
         raise ValueError(f"unknown attention implementation {impl!r}; expected one of {', '.join(IMPLS)}")

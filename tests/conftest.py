@@ -12,6 +12,37 @@ import pytest
 
 from dummy_experiment import DUMMY_EXPERIMENT
 
+CACHE_VARIABLES = ("XDG_CACHE_HOME", "PIANOX_CACHE", "PIANOX_SCORE_CACHE")
+"""Where pianox caches rendered twins, features and parsed scores."""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def hermetic_cache(tmp_path_factory):
+    """Every test (and every CLI subprocess it starts) caches into one temp folder of this
+    session, never into the user's ~/.cache/pianox: twins rendered by a test cannot leak into
+    a user's runs, and a stale user cache cannot make a test pass."""
+    root = tmp_path_factory.mktemp("cache")
+    saved = {k: os.environ.get(k) for k in CACHE_VARIABLES}
+    os.environ["XDG_CACHE_HOME"] = str(root)
+    os.environ["PIANOX_CACHE"] = str(root / "pianox")
+    os.environ.pop("PIANOX_SCORE_CACHE", None)
+    yield root
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def pytest_sessionstart(session):
+    """Under PIANOX_REQUIRE_CORE (set by .ci/run) a missing compiled core fails the run before
+    any test: otherwise the front-end tests would compare the torch fallback with itself."""
+    if os.environ.get("PIANOX_REQUIRE_CORE"):
+        try:
+            from pianox import _core  # noqa: F401
+        except ImportError as exc:
+            raise pytest.UsageError(f"PIANOX_REQUIRE_CORE is set but pianox._core does not import: {exc}")
+
 
 @pytest.fixture
 def write_exp(tmp_path):

@@ -21,6 +21,7 @@ def test_experiment_validates(path):
     assert exp.stages["task"].kind and len(exp.hash()) == 8
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SMOKE, ids=[p.stem for p in SMOKE])
 def test_smoke_experiment_runs(path, tmp_path):
     exp = load_experiment(path, [f"run.output_dir={tmp_path}", "backend.kind=cpu"])

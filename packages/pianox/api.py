@@ -108,7 +108,9 @@ class Task(Plugin, Protocol):
     to add target tensors to a batch that already has "waveform" (B, S), "lengths" (B,),
     "features" (B, T, F) and "padding_mask" (B, T); `loss(model, head, batch)` per training
     step -> (scalar loss, {name: float}); `evaluate(model, head, batches)` -> {metric: float}
-    on a validation/test split; `finish(run)` once at the end (plots, outputs).
+    on a validation/test split; `finish(run)` once at the end (plots, outputs). A task may
+    also define `prepare(source)`, called before training starts (e.g. to refuse a source
+    whose splits leak).
     """
 
     config: Any

@@ -2,8 +2,10 @@
 
 Decoding goes through soundfile (libsndfile: wav, flac, ogg, mp3, ...), resampling through soxr
 ("HQ"), channels are mixed to mono by their mean. Every way a file can be unusable (missing,
-corrupt, truncated, empty, non-finite samples, an implausible sample rate) is an `AudioError`
-naming the file, so a bad item in a corpus of thousands is found from the message alone.
+not audio, corrupt, truncated, empty, non-finite or absurdly large samples, an implausible
+sample rate) is an `AudioError` naming the file, so a bad item in a corpus of thousands is
+found from the message alone. What a C decoder prints while a file fails to open (mpg123's
+"Illegal Audio-MPEG-Header", ...) goes into that error instead of onto the terminal before it.
 
 Spans are in seconds. `read_audio` seeks to the span and decodes only it, so reading 10 s of a
 20-minute MAESTRO recording costs 10 s of decoding.
@@ -11,10 +13,14 @@ Spans are in seconds. `read_audio` seeks to the span and decodes only it, so rea
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
+import sys
+import tempfile
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
@@ -27,6 +33,68 @@ MIN_SAMPLE_RATE = 1_000
 """Lowest sample rate (Hz) accepted from a file; lower rates are almost always a broken header."""
 MAX_SAMPLE_RATE = 384_000
 """Highest sample rate (Hz) accepted from a file."""
+MAX_ABS_SAMPLE = 16.0
+"""Largest sample magnitude accepted (full scale is 1.0, so this is +24 dBFS). Decoded integer
+PCM is within [-1, 1]; float files may carry some headroom above it, never this much. Larger
+values are a scaling error (integer PCM stored as float peaks near 32768) or garbage: the
+features of such audio lie far outside anything a model trained on, and from about 1e18 on the
+power spectrum overflows float32 into inf/NaN."""
+
+
+def check_samples(y: np.ndarray, what: str, sample_rate: int, offset: float = 0.0) -> None:
+    """Raise AudioError unless every sample of `y` is finite and within ±MAX_ABS_SAMPLE; the
+    message names `what` and the time (`offset` + index / `sample_rate` seconds) of the first
+    bad sample."""
+    bad = ~np.isfinite(y)
+    if bad.any():
+        at = offset + int(np.argmax(bad)) / sample_rate
+        raise AudioError(f"{what} holds {int(bad.sum())} non-finite samples (first at {at:.3f} s)")
+    loud = np.abs(y) > MAX_ABS_SAMPLE
+    if loud.any():
+        at = offset + int(np.argmax(loud)) / sample_rate
+        raise AudioError(f"{what} has samples of magnitude up to {float(np.abs(y).max()):.3g} (first at "
+                         f"{at:.3f} s); audio is read at full scale 1.0 and at most ±{MAX_ABS_SAMPLE:g} "
+                         f"(+24 dBFS) is accepted: is it integer PCM stored as float, or not audio?")
+
+
+_NOISE_LOCK = threading.Lock()
+_noise_sink: tuple[int, Any] | None = None
+"""(pid, unbuffered temp file) that fd 2 points to while a file is opened; one per process."""
+
+
+@contextlib.contextmanager
+def _decoder_noise() -> Iterator[list[str]]:
+    """Collect what C code prints on file descriptor 2 inside the block into the yielded list.
+
+    libsndfile's mpg123 decoder writes notes ("Illegal Audio-MPEG-Header ...") straight to the
+    process's stderr when a file is not what its name says; collected, they go into the
+    AudioError instead of onto the terminal before it. Callers re-emit them on success. Only
+    the (fast) opening of a file is wrapped, under a lock, since fd 2 is process-wide.
+    """
+    global _noise_sink
+    said: list[str] = []
+    with _NOISE_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr to take over: leave it alone
+            yield said
+            return
+        if _noise_sink is None or _noise_sink[0] != os.getpid():  # a forked worker gets its own
+            _noise_sink = (os.getpid(), tempfile.TemporaryFile(buffering=0))
+        sink = _noise_sink[1]
+        sink.seek(0)
+        sink.truncate()
+        sys.stderr.flush()
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield said
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", errors="replace").strip()
+            if text:
+                said.append(text)
 
 
 def _check_rate(sample_rate: int, what: str) -> None:
@@ -70,9 +138,20 @@ def probe_audio(path: str | os.PathLike) -> tuple[int, int]:
     if not p.is_file():
         raise AudioError(f"audio file not found: {p}")
     try:
-        info = sf.info(str(p))
+        with _decoder_noise() as noise:
+            info = sf.info(str(p))
     except Exception as exc:  # libsndfile raises RuntimeError subclasses with varied messages
-        raise AudioError(f"cannot open audio file {p}: {exc}") from exc
+        if not os.access(p, os.R_OK):
+            raise AudioError(f"cannot open audio file {p}: permission denied") from exc
+        said = getattr(exc, "error_string", "") or str(exc)
+        if "does not exist" in said:  # libsndfile's word for "no decoder took it": the file is there
+            said = "no decoder recognises its contents"
+        decoder = f" (decoder: {noise[0].splitlines()[0]})" if noise else ""
+        raise AudioError(f"cannot open audio file {p}: it is not readable audio ({said.rstrip('.')}; "
+                         f"readable: wav, flac, ogg, mp3 and the other formats libsndfile decodes)"
+                         f"{decoder}") from exc
+    if noise:
+        print(noise[0], file=sys.stderr)
     _check_rate(info.samplerate, f"audio file {p}")
     if info.frames <= 0:
         raise AudioError(f"audio file {p} is empty (0 samples)")
@@ -103,8 +182,9 @@ def read_audio(path: str | os.PathLike, sample_rate: int | None = None, start: f
     Only the requested span is decoded (the file is seeked). `duration=None` reads to the end;
     a span reaching past the end of the file returns the samples that exist. With
     `sample_rate` the span is resampled to it; the returned rate is the rate of the returned
-    samples. Raises `AudioError` naming the file for missing, corrupt, truncated, empty or
-    non-finite audio, an unusable sample rate, or a span that starts past the end.
+    samples. Raises `AudioError` naming the file for missing, unreadable, corrupt, truncated or
+    empty audio, non-finite samples or samples beyond ±MAX_ABS_SAMPLE, an unusable sample
+    rate, or a span that starts past the end.
     """
     import soundfile as sf
 
@@ -129,11 +209,7 @@ def read_audio(path: str | os.PathLike, sample_rate: int | None = None, start: f
         raise AudioError(f"audio file {p} is truncated: expected {want} samples from "
                          f"{start:.3f} s, decoded {data.shape[0]}")
     y = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-    bad = ~np.isfinite(y)
-    if bad.any():
-        at = (first + int(np.argmax(bad))) / sr
-        raise AudioError(f"audio file {p} holds {int(bad.sum())} non-finite samples "
-                         f"(first at {at:.3f} s)")
+    check_samples(y, f"audio file {p}", sr, first / sr)
     if sample_rate is not None and int(sample_rate) != sr:
         return resample(y, sr, int(sample_rate)), int(sample_rate)
     return np.ascontiguousarray(y, dtype=np.float32), sr
@@ -162,8 +238,7 @@ def load_example(example: "Example", sample_rate: int | None = None) -> np.ndarr
         first = int(round(example.start * sr))
         last = len(src) if example.duration is None else first + int(round(example.duration * sr))
         y = src[first:last]
-        if not np.isfinite(y).all():
-            raise AudioError(f"example {example.key!r}: in-memory audio has non-finite samples")
+        check_samples(y, f"example {example.key!r}: in-memory audio", sr, first / sr)
         if sample_rate is not None and int(sample_rate) != sr:
             y, sr = resample(y, sr, int(sample_rate)), int(sample_rate)
     elif example.audio_path is not None:

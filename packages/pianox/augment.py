@@ -93,7 +93,18 @@ class AugmentConfig:
 
     def active(self) -> bool:
         """True when any augmentation has a non-zero probability."""
-        return any(getattr(self, f.name) for f in dataclasses.fields(self) if f.name.endswith("_prob"))
+        return any(getattr(self, f"{name}_prob") for name in WAVEFORM_AUGMENTS + OTHER_AUGMENTS)
+
+    def waveform_active(self) -> list[str]:
+        """Names of the waveform augmentations switched on (they change the audio, so they
+        cannot run on cached features)."""
+        return [name for name in WAVEFORM_AUGMENTS if getattr(self, f"{name}_prob")]
+
+
+WAVEFORM_AUGMENTS = ("stretch", "pitch", "gain", "eq", "noise")
+"""Augmentations applied to the waveform (`apply_waveform`), each with a `<name>_prob` field."""
+OTHER_AUGMENTS = ("mixup", "freq_mask", "time_mask")
+"""Augmentations of targets (mixup, done by tasks) and features (SpecAugment)."""
 
 
 # -- signal processing --------------------------------------------------------------------

@@ -3,12 +3,13 @@
 `[backend] kind = "auto" | "cpu" | "cuda" | "mps"`. `auto` picks cuda > mps > cpu. Asking for a
 backend this machine does not have is a `BackendError` naming it. The attention choice
 ("auto" | "triton" | "sdpa" | "eager") is read by models through `backend.attention`;
-"auto" resolves to triton on CUDA when Triton imports, else sdpa.
+"auto" resolves to sdpa, and to triton only on the CUDA architectures where the Triton kernels
+were measured faster (`pianox.kernels.attention.TRITON_FASTER_ON`; bench/device_check.py
+measures it). attention = "triton" runs the kernels on any CUDA device.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -36,7 +37,8 @@ class _TorchBackend:
         """Autocast dtype: fp32 (none), bf16, fp16 (with loss scaling), auto = bf16 on cuda when
         supported, else fp32."""
         attention: Attention = "auto"
-        """Attention implementation used by models: auto, triton (CUDA only), sdpa or eager."""
+        """Attention implementation used by models: auto (sdpa, or triton on the CUDA architectures
+        where the kernels were measured faster), triton (CUDA only), sdpa or eager."""
         compile: bool = False
         """Wrap modules with torch.compile in prepare()."""
         threads: int = 0
@@ -76,9 +78,9 @@ class _TorchBackend:
         a = self.config.attention
         if a != "auto":
             return a
-        if self.device_type == "cuda" and importlib.util.find_spec("triton") is not None:
-            return "triton"
-        return "sdpa"
+        from .kernels.attention import auto_impl
+
+        return auto_impl(self.device)
 
     def autocast(self) -> torch.autocast:
         """Context manager for the forward pass (disabled when the dtype is fp32)."""

@@ -36,8 +36,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(text)
         return 0
-    print(f"{report['run']} ({report['checkpoint']}), split {report['split']!r}, "
-          f"{report['examples']} examples" + (f", {' '.join(report['overrides'])}" if report["overrides"] else ""))
+    scored = (f"a seeded sample of {report['examples']} of {report['total']} examples (seed "
+              f"{report['sample_seed']})" if report["sampled"] else f"all {report['examples']} examples")
+    print(f"{report['run']} ({report['checkpoint']}), split {report['split']!r}, {scored}"
+          + (f", {' '.join(report['overrides'])}" if report["overrides"] else ""))
+    timbre = report.get("timbre")
+    if timbre is not None:
+        verdict = ("held out: no sample shared with training" if timbre["disjoint"] else
+                   f"NOT held out: {timbre['shared_samples']} of its {timbre['held_out_samples']} samples "
+                   f"are played in training")
+        print(f"  timbre {', '.join(timbre['held_out'])}: {verdict}")
     for k, v in report["metrics"].items():
         print(f"  {args.split}/{k} = {v:.4f}")
     return 0
@@ -73,8 +81,12 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pianox", description="Audio Spectrogram Transformers for piano and drums")
+def build_parser(plugin_commands: bool = True) -> argparse.ArgumentParser:
+    """The `pianox` parser: the built-in commands, plus those of every `pianox.commands` plugin
+    when `plugin_commands` (else the plugins are listed in the help from metadata only)."""
+    parser = argparse.ArgumentParser(prog="pianox", description="Audio Spectrogram Transformers for piano and drums",
+                                     epilog=None if plugin_commands else _plugin_epilog(),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"pianox {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -102,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-load", action="store_true", help="read metadata only; do not import plugins")
     p.set_defaults(func=_cmd_plugins)
 
-    _add_plugin_commands(sub)
+    if plugin_commands:
+        _add_plugin_commands(sub)
     return parser
 
 
@@ -111,21 +124,53 @@ COMMANDS_GROUP = "pianox.commands"
 commands, and each task's inference command, come this way)."""
 
 
-def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
+BUILTIN_COMMANDS = ("run", "eval", "plugins")
+"""Commands of the core; naming one (or none: --version, --help) imports no command plugin."""
+
+
+def _command_entry_points() -> list:
     from importlib import metadata
 
-    for ep in sorted(metadata.entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+    return sorted(metadata.entry_points(group=COMMANDS_GROUP), key=lambda e: e.name)
+
+
+def _origin(ep) -> str:
+    dist = getattr(ep, "dist", None)
+    return f"{dist.metadata['Name']} {dist.version}" if dist is not None else "an unknown distribution"
+
+
+def _plugin_epilog() -> str:
+    """The command plugins, from metadata only (for `pianox --help`)."""
+    eps = _command_entry_points()
+    if not eps:
+        return ""
+    rows = "\n".join(f"  {ep.name:14s} from {_origin(ep)}" for ep in eps)
+    return ("command plugins, each adding one or more commands (imported only when a command that is "
+            f"not built in is named; an unknown COMMAND lists them all):\n{rows}")
+
+
+def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
+    import traceback
+
+    for ep in _command_entry_points():
         try:
             ep.load()(sub)
-        except Exception as exc:  # a broken command plugin must not take the CLI down
-            dist = getattr(ep, "dist", None)
-            origin = f"{dist.metadata['Name']} {dist.version}" if dist is not None else "?"
-            print(f"pianox: warning: command plugin {ep.name} ({ep.value}) from {origin} failed to load: "
-                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        except (Exception, SystemExit) as exc:  # a broken command plugin must not take the CLI down,
+            # not even by calling sys.exit() while it imports
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            print(f"pianox: warning: command plugin {ep.name} ({ep.value}) from {_origin(ep)} failed to "
+                  f"load and is skipped: {detail}", file=sys.stderr)
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The subcommand named in `argv` (its first word that is not an option), if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command_word(argv)
+    parser = build_parser(plugin_commands=command is not None and command not in BUILTIN_COMMANDS)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

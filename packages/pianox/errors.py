@@ -49,3 +49,7 @@ class TrainingError(PianoxError):
 
 class BackendError(PianoxError):
     """A backend (device) that is unavailable or cannot do what was asked."""
+
+
+class InferenceError(PianoxError):
+    """A trained model gave unusable output (NaN or inf) for an input, naming the input."""

@@ -109,7 +109,7 @@ def _import(info: PluginInfo) -> Any:
 def _load_cached(info: PluginInfo) -> Any:
     try:
         obj = _import(info)
-    except Exception as exc:  # a plugin may raise anything on import
+    except (Exception, SystemExit) as exc:  # a plugin may raise anything on import, sys.exit() too
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         raise PluginError(
             f"plugin {info.group}:{info.name} from distribution {info.dist} {info.version} "

@@ -72,12 +72,13 @@ def run_experiment(exp: Experiment, *, force: bool = False, resume: bool = False
     stages = build_stages(exp)
     stages.source.examples("train")  # missing data fails here, before a run directory exists
     distributed.setup(world, stages.backend.device.type)
+    owned: RunDir | None = None  # rank 0's handle, which holds the run directory's lock
     try:
         root = run_dir_for(exp)
         run, error = None, None
         if world.is_main:
             try:
-                run = RunDir.open(root, exp.dumps(), force=force, resume=resume)
+                run = owned = RunDir.open(root, exp.dumps(), force=force, resume=resume)
             except PianoxError as exc:
                 error = exc
         run, error = distributed.broadcast(world, (run, error))  # every rank fails alike
@@ -99,6 +100,8 @@ def run_experiment(exp: Experiment, *, force: bool = False, resume: bool = False
         run.set_status("finished", results=results)
         return run
     finally:
+        if owned is not None:
+            owned.close()
         distributed.teardown(world)
 
 

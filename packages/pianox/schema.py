@@ -4,6 +4,10 @@
 every key against the fields and every value against the field's type annotation. `where`
 (a `Where`) carries the file, table path and a key -> line map, so errors read
 "exp.toml, [model] key 'dpeth' (line 7): unknown key; valid keys: ...".
+
+Floats must be finite: TOML spells `nan` and `inf`, and `--set train.lr=nan` would otherwise
+pass validation and fail later inside torch. A field whose meaning needs them says so with
+`field(..., metadata={"finite": False})` (and documents what nan / inf mean for it).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import enum
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -64,17 +69,25 @@ class _Mismatch(Exception):
     """A value that does not fit a type; `build` turns it into a ConfigError naming the key."""
 
 
-def coerce(value: Any, tp: Any, where: Where, key: str) -> Any:
+class _NonFinite(_Mismatch):
+    """A nan or inf float where the field wants a finite one."""
+
+
+def coerce(value: Any, tp: Any, where: Where, key: str, *, finite: bool = True) -> Any:
     """Check `value` against the annotation `tp`; return it converted (int -> float, list ->
-    tuple, str -> Path, table -> dataclass). Raise ConfigError naming the key otherwise."""
+    tuple, str -> Path, table -> dataclass). Floats (also inside lists and tables) must be
+    finite unless `finite` is False. Raise ConfigError naming the key otherwise."""
     try:
-        return _coerce(value, tp, where, key)
+        return _coerce(value, tp, where, key, finite)
+    except _NonFinite:
+        raise ConfigError(f"{where.describe(key)}: expected a finite number, got {value!r} "
+                          f"(nan and inf are not accepted here)") from None
     except _Mismatch:
         raise ConfigError(f"{where.describe(key)}: expected {_type_name(tp)}, "
                           f"got {type(value).__name__} {value!r}") from None
 
 
-def _coerce(value: Any, tp: Any, where: Where, key: str) -> Any:
+def _coerce(value: Any, tp: Any, where: Where, key: str, finite: bool = True) -> Any:
     if tp is Any:
         return value
     origin = typing.get_origin(tp)
@@ -86,14 +99,17 @@ def _coerce(value: Any, tp: Any, where: Where, key: str) -> Any:
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None
+        nonfinite = False
         for arg in args:
             if arg is type(None):
                 continue
             try:
-                return _coerce(value, arg, where, key)
+                return _coerce(value, arg, where, key, finite)
+            except _NonFinite:
+                nonfinite = True
             except (_Mismatch, ConfigError):
                 continue
-        raise _Mismatch
+        raise _NonFinite if nonfinite else _Mismatch
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
@@ -106,15 +122,16 @@ def _coerce(value: Any, tp: Any, where: Where, key: str) -> Any:
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(args) != len(value):
                 raise _Mismatch
-            return tuple(_coerce(v, a, where, key) for v, a in zip(value, args))
+            return tuple(_coerce(v, a, where, key, finite) for v, a in zip(value, args))
         inner = args[0] if args else Any
-        items = [_coerce(v, inner, where, key) for v in value]
+        items = [_coerce(v, inner, where, key, finite) for v in value]
         return tuple(items) if origin is tuple else items
     if origin in (dict, collections.abc.Mapping):
         if not isinstance(value, Mapping):
             raise _Mismatch
         kt, vt = args if args else (Any, Any)
-        return {_coerce(k, kt, where, key): _coerce(v, vt, where, key) for k, v in value.items()}
+        return {_coerce(k, kt, where, key, finite): _coerce(v, vt, where, key, finite)
+                for k, v in value.items()}
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -125,6 +142,8 @@ def _coerce(value: Any, tp: Any, where: Where, key: str) -> Any:
         raise _Mismatch
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if finite and not math.isfinite(value):
+                raise _NonFinite
             return float(value)
         raise _Mismatch
     if tp is str:
@@ -161,7 +180,8 @@ def build(cls: type, table: Mapping[str, Any], where: Where) -> Any:
     if unknown:
         valid = ", ".join(sorted(types_)) or "(none)"
         raise ConfigError(f"{where.describe(unknown[0])}: unknown key; valid keys: {valid}")
-    kwargs = {k: coerce(v, types_[k], where, k) for k, v in table.items()}
+    finite = {f.name: f.metadata.get("finite", True) for f in dataclasses.fields(cls)}
+    kwargs = {k: coerce(v, types_[k], where, k, finite=finite[k]) for k, v in table.items()}
     try:
         obj = cls(**kwargs)
     except (TypeError, ValueError) as exc:

@@ -96,11 +96,27 @@ def load_run(path: str | Path, overrides: Sequence[str] = (), *, task: str | Non
     return LoadedRun(run_dir, checkpoint, exp, stages, model, head)
 
 
+def heldout_timbre(loaded: LoadedRun, overrides: Sequence[str], split: str) -> dict[str, Any] | None:
+    """`pianox.holdout.timbre_report` of the evaluated source's `split` against the recorded
+    (un-overridden) training source: whether the evaluated presets' samples are disjoint
+    from those the model trained on. None when the sources do not record their presets."""
+    from .holdout import timbre_report
+
+    if not hasattr(loaded.stages.source, "timbres"):
+        return None
+    training = loaded.stages.source
+    if overrides:
+        _, _, recorded = load_experiment_of(loaded.path)
+        training = recorded.stages["source"].build()
+    return timbre_report(training, loaded.stages.source, split)
+
+
 def evaluate_run(path: str | Path, split: str = "test", overrides: Sequence[str] = ()
                  ) -> dict[str, Any]:
     """The task's metrics of the run at `path` on `split` of its (possibly overridden) source.
 
-    Returns {"run", "checkpoint", "split", "examples", "overrides", "metrics"}.
+    Returns {"run", "checkpoint", "split", "examples", "total", "sampled", "overrides",
+    "metrics"} (+ "sample_seed" when [eval] test_sample scored a seeded sample).
     """
     from .api import SPLITS
     from .train.engine import evaluate_split
@@ -108,10 +124,14 @@ def evaluate_run(path: str | Path, split: str = "test", overrides: Sequence[str]
     if split not in SPLITS:
         raise ConfigError(f"--split {split!r}: expected one of {', '.join(SPLITS)}")
     loaded = load_run(path, overrides)
-    count, metrics = evaluate_split(loaded.stages, loaded.experiment, loaded.model, loaded.head, split)
-    if not count:
+    info, metrics = evaluate_split(loaded.stages, loaded.experiment, loaded.model, loaded.head, split)
+    if not info["examples"]:
         raise CheckpointError(f"{loaded.path}: the source has no {split!r} examples"
                               + (f" with {' '.join(overrides)}" if overrides else ""))
-    return {"run": str(loaded.path), "checkpoint": str(loaded.checkpoint), "split": split,
-            "examples": count, "overrides": list(overrides),
+    report: dict[str, Any] = {"run": str(loaded.path), "checkpoint": str(loaded.checkpoint), **info,
+                              "overrides": list(overrides)}
+    timbre = heldout_timbre(loaded, overrides, split)
+    if timbre is not None:
+        report["timbre"] = timbre
+    return {**report,
             "metrics": {k: float(v) for k, v in metrics.items()}}

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 import torch
 
 from pianox.errors import AudioError
 from pianox.features import FeatureInputError, kaldi_fbank, melspectrogram, patchify
 
-_core = pytest.importorskip("pianox._core")
+from native import require_core
+
+_core = require_core()
 
 GOOD = np.zeros((2, 4000), np.float32)
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-_core = pytest.importorskip("pianox._core")
+from native import require_core
+
+_core = require_core()
 
 PRIMES = [7, 11, 13, 17, 31, 61, 97, 127, 251, 257, 509, 1021, 2039, 4093]
 SPECIAL = [256, 400, 441, 512, 1000, 1024, 1536, 2000, 2048, 2205, 3000, 3072, 4000, 4095, 4096]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +14,9 @@ from hypothesis import strategies as st
 from pianox.features import FrontSpec, reference
 from pianox.features.frontend import compute
 
-_core = pytest.importorskip("pianox._core")
+from native import require_core
+
+_core = require_core()
 
 SETTINGS = settings(max_examples=30, deadline=None)
 

@@ -42,6 +42,27 @@ def test_triton_attention_needs_cuda():
         CPUBackend(CPUBackend.Config(attention="triton"))
 
 
+def test_auto_attention_is_sdpa_until_triton_was_measured_faster(monkeypatch):
+    """attention = "auto" on CUDA: SDPA, unless the GPU's architecture is in TRITON_FASTER_ON."""
+    import pianox.kernels.attention as kernels
+
+    monkeypatch.setattr(CUDABackend, "available", classmethod(lambda cls: True))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    monkeypatch.setattr(kernels, "TRITON_INSTALLED", True)
+    backend = CUDABackend()
+    assert backend.attention == "sdpa"
+    assert CUDABackend(CUDABackend.Config(attention="triton")).attention == "triton"
+    monkeypatch.setattr(kernels, "TRITON_FASTER_ON", frozenset({"sm_90"}))
+    assert backend.attention == "triton"
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))
+    assert backend.attention == "sdpa"
+    monkeypatch.setattr(kernels, "TRITON_FASTER_ON", frozenset({"sm_80"}))
+    monkeypatch.setattr(kernels, "TRITON_INSTALLED", False)
+    assert backend.attention == "sdpa"
+    assert CPUBackend().attention == "sdpa"
+
+
 def test_autocast_context_runs_bf16_on_cpu():
     b = CPUBackend(CPUBackend.Config(precision="bf16"))
     with b.autocast():

@@ -49,3 +49,24 @@ def test_plugin_contract(stage, name):
 def test_every_group_is_populated():
     stages = {s for s, _ in PLUGINS}
     assert stages == set(GROUPS), f"groups without plugins: {set(GROUPS) - stages}"
+
+
+@pytest.mark.parametrize("stage,name", PLUGINS, ids=[f"{s}:{n}" for s, n in PLUGINS])
+def test_config_validate_runs_every_base_validate(stage, name, monkeypatch):
+    """A Config that overrides `validate` must still run its bases' checks (finding 7 of the
+    evaluation issue: the maestro twin's validate dropped the maestro reader's, so negative
+    segment_seconds and bad sample rates passed)."""
+    cls = registry.load(stage, name)
+    bases = [b for b in cls.Config.__mro__[1:] if "validate" in vars(b)]
+    called: list[type] = []
+    for base in bases:
+        original = vars(base)["validate"]
+
+        def spy(self, _original=original, _base=base):
+            called.append(_base)
+            return _original(self)
+
+        monkeypatch.setattr(base, "validate", spy)
+    if callable(getattr(cls.Config, "validate", None)):
+        cls.Config().validate()
+    assert set(called) == set(bases), f"{cls.Config.__qualname__}.validate skips {set(bases) - set(called)}"

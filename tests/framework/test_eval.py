@@ -71,3 +71,27 @@ def test_bad_paths_and_wrong_tasks_name_the_run(finished, tmp_path, capsys):
     assert main(["eval", str(run)]) == CheckpointError.exit_code
     err = capsys.readouterr().err
     assert err.startswith("pianox: error: ") and str(run) in err and "Traceback" not in err
+
+
+def test_final_test_scores_the_whole_split_even_with_max_examples(write_exp):
+    """[eval] max_examples limits validation during training only: the final test scores every
+    test example and results.json says what was scored (finding 1 of the evaluation issue)."""
+    exp = write_exp()
+    run = run_file(exp, overrides=["eval.max_examples=3"], quiet=True)
+    results = json.loads((run.path / "results.json").read_text())
+    assert results["scored"]["test"] == {"split": "test", "examples": 8, "total": 8, "sampled": False}
+    # the same run evaluated again over the whole split reproduces the recorded test metrics
+    report = evaluate_run(run.path, "test")
+    assert report["examples"] == report["total"] == 8
+    for key, value in report["metrics"].items():
+        assert value == pytest.approx(results[f"test/{key}"], rel=1e-6)
+
+
+def test_test_sample_is_seeded_and_reported(finished, capsys):
+    _, run = finished
+    first = evaluate_run(run, "test", ["eval.test_sample=5"])
+    again = evaluate_run(run, "test", ["eval.test_sample=5"])
+    assert first["examples"] == 5 and first["total"] == 8 and first["sampled"]
+    assert first["sample_seed"] == again["sample_seed"] and first["metrics"] == again["metrics"]
+    assert main(["eval", str(run), "--set", "eval.test_sample=5"]) == 0
+    assert "a seeded sample of 5 of 8 examples" in capsys.readouterr().out

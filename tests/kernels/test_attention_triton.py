@@ -201,11 +201,16 @@ def test_missing_triton_is_a_clear_error(monkeypatch):
 
 
 @pytest.mark.skipif("cuda" not in DEVICES, reason="needs CUDA")
-def test_auto_on_cuda_takes_triton_and_warns_once_when_falling_back(monkeypatch, make_inputs):
+def test_auto_on_cuda_takes_triton_where_measured_faster_and_warns_once_when_falling_back(monkeypatch,
+                                                                                          make_inputs):
     import pianox.kernels.attention as attention_module
+    from pianox.kernels.attention import sdpa
 
     monkeypatch.setattr(attention_module, "_warned", set())
     q, k, v, mask = make_inputs(2, 2, 50, 50, 64, F16, "cuda", "prefix")
+    monkeypatch.setattr(attention_module, "TRITON_FASTER_ON", frozenset())
+    assert torch.equal(attention(q, k, v, mask), sdpa(q, k, v, mask))  # not measured faster: SDPA
+    monkeypatch.setattr(attention_module, "TRITON_FASTER_ON", frozenset({attention_module.cuda_arch(q.device)}))
     assert torch.equal(attention(q, k, v, mask), triton_attention(q, k, v, mask))
     q64, k64, v64 = (t.detach().double() for t in (q, k, v))
     with pytest.warns(RuntimeWarning, match="falls back to SDPA.*float64"):

@@ -88,7 +88,7 @@ def test_cv_aggregation_pools_out_of_fold_clips_and_refuses_overlaps(tmp_path):
     saved = json.loads((tmp_path / "cv" / "predictions" / "oof.json").read_text())
     assert len(saved["clips"]) == 30
     assert (tmp_path / "cv" / "plots" / "cv_oof.png").stat().st_size > 0
-    assert "out-of-fold" in (tmp_path / "cv" / "cv_results.md").read_text()
+    assert "pooled validation folds (optimistic" in (tmp_path / "cv" / "cv_results.md").read_text()
     _fold_run(tmp_path / "fold9", ["f0c3", "new"], rng, test)  # f0c3 was validated by fold 0
     with pytest.raises(DataError, match="f0c3.*folds 0 and 9"):
         aggregate(runs + [(9, tmp_path / "fold9")], tmp_path / "cv2", groups, n_boot=10)

@@ -24,6 +24,7 @@ max_files = 1
 
 [features]
 kind = "kaldi"
+snip_edges = false
 
 [model]
 kind = "ast"

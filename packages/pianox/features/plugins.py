@@ -4,6 +4,12 @@ Both map a (B, S) float32 waveform batch at `sample_rate` to (B, T, F) float32 f
 `frame_rate` frames per second through the fused front end (compiled core on CPU tensors, so
 they run inside DataLoader workers; the torch reference on other devices). `target_frames > 0`
 pads or crops every example to that many frames, as AST's feature extractor does.
+
+A batch holds waveforms of different lengths zero-padded to the longest. Given `lengths`
+(samples per example), each example's frames past its own natural count (`num_frames`) are
+replaced by the plugin's pad value, so an example's features do not depend on what it is
+batched with; `num_frames` is the natural count clamped to target_frames, which is what the
+engine's padding mask marks as real.
 """
 
 from __future__ import annotations
@@ -56,6 +62,23 @@ def _fit(features: torch.Tensor, target: int, pad_value: Union[float, torch.Tens
     return torch.cat([features, pad], dim=1)
 
 
+def _pad_tails(features: torch.Tensor, frames: list[int], pad_value: Any) -> torch.Tensor:
+    """(B, T, F) with frames[i:] of row i set to pad_value(row i's real frames) — in place."""
+    for i, n in enumerate(frames):
+        if n < features.shape[1]:
+            features[i, n:] = pad_value(features[i, :n])
+    return features
+
+
+def _lengths(lengths: Any, batch: int) -> list[int] | None:
+    if lengths is None:
+        return None
+    values = [int(n) for n in (lengths.tolist() if hasattr(lengths, "tolist") else lengths)]
+    if len(values) != batch:
+        raise FeatureInputError(f"lengths has {len(values)} entries for a batch of {batch} waveforms")
+    return values
+
+
 class KaldiFeatures:
     """AST's front end: 128-bin Kaldi log-mel fbank (hanning window, 25/10 ms, no dither, no
     energy) of the raw waveform, normalised as (x - mean) / (2 * std) with AudioSet statistics.
@@ -104,13 +127,20 @@ class KaldiFeatures:
         self.frame_rate = self.sample_rate / self.spec.hop_length
 
     def num_frames(self, num_samples: int) -> int:
-        """Frames produced for a waveform of `num_samples` samples (target_frames when set)."""
-        return self.config.target_frames or self.spec.num_frames(num_samples)
+        """Real frames of a waveform of `num_samples` samples (clamped to target_frames)."""
+        natural = self.spec.num_frames(num_samples)
+        return min(natural, self.config.target_frames) if self.config.target_frames else natural
 
-    def __call__(self, waveform: torch.Tensor) -> torch.Tensor:
-        """(B, S) float32 waveform -> (B, T, num_mel_bins) normalised log-mel."""
-        features = compute(self.spec, _as_batch(waveform), self.config.threads or None)
-        return _fit(features, self.config.target_frames, (0.0 - self.spec.mean) / self.spec.std)
+    def __call__(self, waveform: torch.Tensor, lengths: Any = None) -> torch.Tensor:
+        """(B, S) float32 waveform -> (B, T, num_mel_bins) normalised log-mel; with `lengths`
+        (B,) samples, each row's frames past its own length hold the pad value."""
+        wave = _as_batch(waveform)
+        pad = (0.0 - self.spec.mean) / self.spec.std
+        features = _fit(compute(self.spec, wave, self.config.threads or None), self.config.target_frames, pad)
+        sizes = _lengths(lengths, wave.shape[0])
+        if sizes is None:
+            return features
+        return _pad_tails(features, [self.num_frames(n) for n in sizes], lambda real: pad)
 
 
 class MelFeatures:
@@ -165,12 +195,22 @@ class MelFeatures:
         self.frame_rate = self.sample_rate / self.spec.hop_length
 
     def num_frames(self, num_samples: int) -> int:
-        """Frames produced for a waveform of `num_samples` samples (target_frames when set)."""
-        return self.config.target_frames or self.spec.num_frames(num_samples)
+        """Real frames of a waveform of `num_samples` samples (clamped to target_frames)."""
+        natural = self.spec.num_frames(num_samples)
+        return min(natural, self.config.target_frames) if self.config.target_frames else natural
 
-    def __call__(self, waveform: torch.Tensor) -> torch.Tensor:
-        """(B, S) float32 waveform -> (B, T, n_mels) mel features."""
+    def __call__(self, waveform: torch.Tensor, lengths: Any = None) -> torch.Tensor:
+        """(B, S) float32 waveform -> (B, T, n_mels) mel features; with `lengths` (B,)
+        samples, each row's frames past its own length hold that row's minimum."""
         wave = _as_batch(waveform)
+        sizes = _lengths(lengths, wave.shape[0])
+        if sizes is not None:
+            features = self._features(wave)
+            frames = [min(self.num_frames(n), features.shape[1]) for n in sizes]
+            return _pad_tails(features, frames, lambda real: real.min() if real.numel() else 0.0)
+        return self._features(wave)
+
+    def _features(self, wave: torch.Tensor) -> torch.Tensor:
         if self.spec.framing == "valid" and wave.shape[-1] < self.spec.n_fft:
             raise FeatureInputError(f"waveforms of {wave.shape[-1]} samples are shorter than n_fft={self.spec.n_fft} "
                                     "(center=False)")

@@ -211,8 +211,10 @@ class ASTEncoder(nn.Module):
                 raise ValueError(f"ast: padding_mask {tuple(padding_mask.shape)} does not match "
                                  f"features (B, T) = {(B, T)}")
             real = self.token_mask(padding_mask.to(torch.bool))
-            if bool(real.all()):
-                real = None  # nothing to mask: keep the unmasked (fastest) attention path
+            # Nothing to mask: keep the unmasked (fastest) attention path. Eager only: under
+            # torch.compile this data-dependent branch would split the graph.
+            if not torch.compiler.is_compiling() and bool(real.all()):
+                real = None
         pw = self.patch_shape[1]
         if T < pw:
             features = nn.functional.pad(features, (0, 0, 0, pw - T))

@@ -44,7 +44,7 @@ def cache_key(features: Any, source: Any, split: str) -> str:
 
 def build(path: Path, examples: Sequence[Example], features: Any) -> None:
     """Compute and store the features of `examples` at `path` (atomically, as a whole)."""
-    keys, shard_of, start_of, frames_of = [], [], [], []
+    keys, shard_of, start_of, frames_of, rows_of = [], [], [], [], []
     with atomic.atomic_dir(path) as tmp:
         shard, buffer, used = 0, [], 0
 
@@ -59,29 +59,32 @@ def build(path: Path, examples: Sequence[Example], features: Any) -> None:
             with torch.no_grad():
                 feats = features(wave)[0].numpy().astype(np.float32)
             frames = min(features.num_frames(wave.shape[1]), feats.shape[0])
-            if used and used + frames > SHARD_FRAMES:
+            rows = feats.shape[0]  # real frames + the stage's own padding (target_frames)
+            if used and used + rows > SHARD_FRAMES:
                 flush()
             keys.append(example.key)
             shard_of.append(shard)
             start_of.append(used)
             frames_of.append(frames)
-            buffer.append(feats[:frames])
-            used += frames
+            rows_of.append(rows)
+            buffer.append(feats)
+            used += rows
         flush()
         index = {"keys": keys, "shard": shard_of, "start": start_of, "frames": frames_of,
-                 "bins": int(features.num_bins)}
+                 "rows": rows_of, "bins": int(features.num_bins)}
         (tmp / "index.json").write_text(json.dumps(index))
 
 
 class CachedFeatures(Dataset):
-    """(example, (T, F) float32 features) pairs read from a cache folder (built if missing)."""
+    """(example, (T, F) float32 features, real frames) read from a cache folder (built if
+    missing)."""
 
     def __init__(self, examples: Sequence[Example], features: Any, source: Any, split: str):
         self.examples = list(examples)
         self.path = cache_root() / "features" / cache_key(features, source, split)
         index_file = self.path / "index.json"
         index = json.loads(index_file.read_text()) if index_file.exists() else None
-        if index is None or index["keys"] != [e.key for e in self.examples]:
+        if index is None or "rows" not in index or index["keys"] != [e.key for e in self.examples]:
             build(self.path, self.examples, features)
             index = json.loads(index_file.read_text())
         self.index = index
@@ -90,9 +93,10 @@ class CachedFeatures(Dataset):
     def __len__(self) -> int:
         return len(self.examples)
 
-    def __getitem__(self, i: int) -> tuple[Example, np.ndarray]:
+    def __getitem__(self, i: int) -> tuple[Example, np.ndarray, int]:
+        """(example, (T, F) features as the stage returned them, real frames <= T)."""
         shard = self.index["shard"][i]
         if shard not in self._shards:  # opened lazily, so each worker maps its own view
             self._shards[shard] = np.load(self.path / f"shard-{shard:03d}.npy", mmap_mode="r")
-        start, frames = self.index["start"][i], self.index["frames"][i]
-        return self.examples[i], np.array(self._shards[shard][start:start + frames])
+        start, rows = self.index["start"][i], self.index["rows"][i]
+        return self.examples[i], np.array(self._shards[shard][start:start + rows]), self.index["frames"][i]

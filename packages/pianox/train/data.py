@@ -8,6 +8,8 @@ examples is a pure function of (seed, epoch), which is what makes resumption bit
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import zlib
 from typing import Any, Iterator, Sequence
 
@@ -59,6 +61,23 @@ class ExampleDataset(Dataset):
         return example, wave
 
 
+@functools.lru_cache(maxsize=None)
+def _takes_lengths(kind: type) -> bool:
+    try:
+        return "lengths" in inspect.signature(kind.__call__).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def features_of(features: Features, wave: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(B, T, F) features of a zero-padded (B, S) batch whose rows hold `lengths` samples.
+    Stages that accept `lengths` pad each row past its own frames with their pad value (so a
+    row does not depend on its batch); others get the waveform alone."""
+    if _takes_lengths(type(features)):
+        return features(wave, lengths=lengths)
+    return features(wave)
+
+
 class Collate:
     """Pads waveforms to (B, S), computes features (B, T, F) and the (B, T) padding mask, then
     lets the task add its targets. Picklable, so it runs in worker processes. With
@@ -88,7 +107,7 @@ class Collate:
         for i, (_, w) in enumerate(items):
             wave[i, : len(w)] = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
         with torch.no_grad():
-            feats = self.features(wave)
+            feats = features_of(self.features, wave, lengths)
         frames = torch.tensor([self.features.num_frames(int(n)) for n in lengths], dtype=torch.long)
         frames = frames.clamp(max=feats.shape[1])
         padding_mask = torch.arange(feats.shape[1])[None, :] < frames[:, None]
@@ -98,11 +117,14 @@ class Collate:
                  "padding_mask": padding_mask, "keys": keys}
         return self.task.collate(examples, batch)
 
-    def _from_features(self, items: Sequence[tuple[Example, np.ndarray]]) -> dict[str, Any]:
-        examples = [e for e, _ in items]
-        frames = torch.tensor([len(f) for _, f in items], dtype=torch.long)
-        feats = torch.zeros(len(items), int(frames.max()), self.features.num_bins)
-        for i, (_, f) in enumerate(items):
+    def _from_features(self, items: Sequence[tuple[Example, np.ndarray, int]]) -> dict[str, Any]:
+        """Cached (T_i, F) rows (the stage's own padding included) and their real frames; the
+        mask marks only real frames (rows shorter than the batch are zero-padded)."""
+        examples = [e for e, _, _ in items]
+        frames = torch.tensor([n for _, _, n in items], dtype=torch.long)
+        width = max((len(f) for _, f, _ in items), default=0)
+        feats = torch.zeros(len(items), width, self.features.num_bins)
+        for i, (_, f, _) in enumerate(items):
             feats[i, : len(f)] = torch.from_numpy(f)
         padding_mask = torch.arange(feats.shape[1])[None, :] < frames[:, None]
         keys = [e.key for e in examples]
@@ -144,6 +166,26 @@ def _seed_worker(worker_id: int) -> None:
     import random
 
     random.seed(seed)
+    _leave_signals_to_main()
+
+
+def _leave_signals_to_main() -> None:
+    """Let the main process alone answer SIGINT / SIGTERM sent to the whole process group.
+
+    Ctrl-C, `timeout`, a container stop or a cluster scheduler (SLURM) signal every process of
+    the job, workers included. A worker that died of it would make the main process fail with
+    "DataLoader worker ... is killed by signal" instead of saving at the next step. So a worker
+    ignores SIGINT, and ignores one SIGTERM: the main process, which got it too, stops at the
+    next step and shuts its workers down. A second SIGTERM (the main process's own terminate()
+    of a stuck worker, or a scheduler insisting) kills the worker as usual.
+    """
+    import signal
+
+    def first_sigterm(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, first_sigterm)
 
 
 def make_loader(dataset: ExampleDataset, collate: Collate, sampler: Sampler, *, batch_size: int,

@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 import signal
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -79,6 +81,9 @@ class Trainer:
         self.head = stages.backend.prepare(self.head)
         self.optimizer = build_optimizer(self.model, self.head, self.cfg)
         self.scaler = stages.backend.grad_scaler()
+        prepare = getattr(stages.task, "prepare", None)
+        if callable(prepare):  # the task's checks of the source, before any training
+            prepare(stages.source)
         self.train_examples = list(stages.source.examples("train"))
         if not self.train_examples:
             raise TrainingError(f"source {stages.source.name!r} has no training examples")
@@ -87,6 +92,7 @@ class Trainer:
         self.total_steps = self.cfg.max_steps or self.cfg.epochs * self.steps_per_epoch
         self.scheduler = build_scheduler(self.optimizer, self.total_steps, self.cfg)
         self._cached: dict[str, CachedFeatures] = {}
+        self.scored: dict[str, dict[str, Any]] = {}
         self.writer = _tensorboard(run) if experiment.run.tensorboard and self.world.is_main else None
 
     # ------------------------------------------------------------------------ checkpoints
@@ -131,11 +137,16 @@ class Trainer:
                             batch_size=batch_size, rank=rank, world=size, cache=self._cached)
 
     def evaluate(self, split: str) -> dict[str, float]:
-        """Task metrics on `split`, keys prefixed "val/" (the [eval] split) or "<split>/"."""
+        """Task metrics on `split`, keys prefixed "val/" (the [eval] split) or "<split>/".
+        The [eval] split may be a sample ([eval] max_examples); any other split is scored as
+        `eval_examples` says (whole unless [eval] test_sample), recorded in `self.scored`."""
         self.model.eval()
         self.head.eval()
+        during = split == self.exp.eval.split
         try:
-            _, metrics = evaluate_split(self.s, self.exp, self.model, self.head, split, self._cached)
+            info, metrics = evaluate_split(self.s, self.exp, self.model, self.head, split, self._cached,
+                                           during_training=during)
+            self.scored[split] = info
         finally:
             self.model.train()
             self.head.train()
@@ -308,8 +319,16 @@ class Trainer:
             if results:
                 self.run.log({"step": self.state.step, "epoch": self.state.epoch, **results})
                 self._tb(results)
+        extra: dict[str, Any] = {}
+        if self.exp.eval.test and results:
+            from ..holdout import timbre_report
+
+            timbre = timbre_report(self.s.source, self.s.source, "test")
+            if timbre is not None:
+                extra["timbre"] = timbre
         self.run.write_json("results.json", {"best": self.state.best, "metric": self.cfg.metric,
-                                             "steps": self.state.step, **results})
+                                             "steps": self.state.step, "scored": self.scored, **extra,
+                                             **results})
         from .plots import plot_curves
 
         plot_curves(self.run.read_metrics(), self.run.plots / "curves.png")
@@ -342,22 +361,42 @@ def split_loader(stages: Stages, exp: Any, examples: list, split: str, *, shuffl
                        seed=exp.run.seed * 7919 + epoch)
 
 
-def evaluate_split(stages: Stages, exp: Any, model: nn.Module, head: nn.Module, split: str,
-                   cache: dict[str, CachedFeatures] | None = None) -> tuple[int, dict[str, Any]]:
-    """(examples, task metrics) of `model` + `head` (already in eval mode) on `split`: at most
-    [eval] max_examples examples, [eval] batch_size, no augmentation, no gradients, the
-    backend's autocast. (0, {}) when the split is empty."""
+def eval_examples(stages: Stages, exp: Any, split: str, *, during_training: bool = False
+                  ) -> tuple[list, dict[str, Any]]:
+    """(examples, what was scored) of `split` for an evaluation.
+
+    During training the validation may use a seeded random sample of [eval] max_examples
+    examples; otherwise (the final test, `pianox eval`) the whole split is scored unless
+    [eval] test_sample asks for a seeded random sample. The sample is the same for a given
+    (run seed, split) and keeps the examples in source order. The returned dict says which:
+    {"split", "examples" (scored), "total" (in the split), "sampled", "sample_seed"?}."""
     examples = list(stages.source.examples(split))
-    if exp.eval.max_examples:
-        examples = examples[: exp.eval.max_examples]
+    total = len(examples)
+    limit = exp.eval.max_examples if during_training else exp.eval.test_sample
+    info: dict[str, Any] = {"split": split, "examples": total, "total": total, "sampled": False}
+    if limit and limit < total:
+        seed = [int(exp.run.seed) & 0xFFFFFFFF, zlib.crc32(split.encode())]
+        keep = np.sort(np.random.default_rng(seed).choice(total, size=limit, replace=False))
+        examples = [examples[i] for i in keep]
+        info.update(examples=limit, sampled=True, sample_seed=seed)
+    return examples, info
+
+
+def evaluate_split(stages: Stages, exp: Any, model: nn.Module, head: nn.Module, split: str,
+                   cache: dict[str, CachedFeatures] | None = None, *, during_training: bool = False
+                   ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(what was scored, task metrics) of `model` + `head` (already in eval mode) on `split`:
+    the examples of `eval_examples`, [eval] batch_size, no augmentation, no gradients, the
+    backend's autocast. The metrics are {} when the split is empty."""
+    examples, info = eval_examples(stages, exp, split, during_training=during_training)
     if not examples:
-        return 0, {}
+        return info, {}
     loader = split_loader(stages, exp, examples, split, batch_size=exp.eval.batch_size or None,
                           cache=cache)
     device = stages.backend.device
     with torch.no_grad(), stages.backend.autocast():
         metrics = stages.task.evaluate(model, head, (to_device(b, device) for b in loader))
-    return len(examples), metrics
+    return info, metrics
 
 
 def _tensorboard(run: RunDir) -> Any:

@@ -102,10 +102,10 @@ class TrainConfig:
             raise ValueError("lr, head_lr and weight_decay must be >= 0")
         if not 0 < self.layer_decay <= 1:
             raise ValueError(f"layer_decay must be in (0, 1], got {self.layer_decay}")
-        if self.cache_features and (self.augment.stretch_prob or self.augment.pitch_prob
-                                    or self.augment.gain_prob or self.augment.noise_prob):
+        if self.cache_features and self.augment.waveform_active():
             raise ValueError("cache_features cannot be combined with waveform augmentation "
-                             "(the cache holds un-augmented features)")
+                             f"({', '.join(self.augment.waveform_active())}: the cache holds "
+                             "un-augmented features)")
 
 
 @dataclass
@@ -119,4 +119,12 @@ class EvalConfig:
     batch_size: int = 0
     """Evaluation batch size (0 = the training batch size)."""
     max_examples: int = 0
-    """Evaluate at most this many examples per split (0 = all)."""
+    """Validate during training on a seeded random sample of at most this many examples
+    (0 = the whole split). Never applies to the final test or to `pianox eval`."""
+    test_sample: int = 0
+    """Score the final test (and `pianox eval`) on a seeded random sample of this many examples
+    (0 = the whole split, the default); the sample's size and seed are written into the report."""
+
+    def validate(self) -> None:
+        if self.max_examples < 0 or self.test_sample < 0 or self.batch_size < 0:
+            raise ValueError("batch_size, max_examples and test_sample must be >= 0")

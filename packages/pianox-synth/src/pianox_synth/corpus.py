@@ -89,11 +89,14 @@ def write_csv(path: Path, columns: Sequence[str], rows: Sequence[dict[str, Any]]
     write_text(path, buf.getvalue())
 
 
-def write_stamp(root: Path, twin: str, params: dict[str, Any], items: int) -> None:
+def write_stamp(root: Path, twin: str, params: dict[str, Any], items: int,
+                timbres: dict[str, dict[str, Any]] | None = None) -> None:
+    """Write the stamp: what rendered the corpus, with which parameters, and `timbres` —
+    {timbre name: pianox_synth.soundfont.timbre_record} of every preset it played."""
     from . import __version__
 
     write_json(root / STAMP, {"twin": twin, "params": params, "items": items,
-                              "pianox_synth": __version__})
+                              "pianox_synth": __version__, "timbres": timbres or {}})
 
 
 def read_stamp(root: Path) -> dict[str, Any] | None:

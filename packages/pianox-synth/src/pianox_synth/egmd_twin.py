@@ -4,7 +4,10 @@ Writes `drummer{d}/session{s}/{id}_{style}_{bpm}_{beat_type}_{ts}_{k}.wav` + `.m
 per kit, `k` numbering the kits as E-GMD does) and `e-gmd-v1.0.0.csv` with E-GMD's columns.
 Sequences are "beat" grooves (8 bars, with fills) or short "fill" sequences (2 bars, the last
 one a fill), 60-200 bpm, in 4/4, 3/4 or 6/8, styles rock, funk, hip-hop, jazz, latin, shuffle.
-Splits are by sequence: every kit rendering of a sequence shares its split.
+Splits are by sequence: every kit rendering of a sequence shares its split, fixed by the
+sequence's identity (`sequence_id`, hashed by pianox.holdout.work_split), so a sequence keeps
+its split in twins of any size. The stamp records each kit's preset samples: in TimGM6mb every
+kit shares most samples with "Standard", so a held-out kit needs another SoundFont.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pianox.holdout import work_split
+
 from .corpus import (Progress, default_workers, item_rng, run_jobs, staged_corpus, write_csv,
                      write_stamp)
 from .grooves import PATTERNS, TEMPO_RANGE, groove, hits_to_midi, sample_drummer
-from .kits import KITS
+from .kits import KITS, Kit
 
 DEFAULT_MINUTES = 5.0
 DRUMMERS = 3
@@ -26,11 +31,10 @@ COLUMNS = ("drummer", "session", "id", "style", "bpm", "beat_type", "time_signat
            "split", "midi_filename", "audio_filename", "kit_name")
 
 
-def _split_of(rank: int, n: int) -> str:
-    if n < 3:
-        return "train"
-    n_small = max(1, round(0.1 * n))
-    return "validation" if rank < n_small else "test" if rank < 2 * n_small else "train"
+def sequence_id(seed: int, index: int) -> str:
+    """The identity of a generated sequence: its content is a function of (seed, index), and
+    the first N sequences of a plan do not depend on its minutes."""
+    return f"egmd-twin/seed{seed}/sequence{index}"
 
 
 def plan(minutes: float, seed: int) -> list[dict[str, Any]]:
@@ -40,7 +44,7 @@ def plan(minutes: float, seed: int) -> list[dict[str, Any]]:
     combos = sorted(PATTERNS)
     seqs: list[dict[str, Any]] = []
     spent = 0.0
-    while spent < total or len(seqs) < 3:
+    while spent < total or len({work_split(sequence_id(seed, s["index"])) for s in seqs}) < 3:
         i = len(seqs) + 1
         style, ts = combos[int(rng.integers(len(combos)))]
         lo, hi = TEMPO_RANGE[style]
@@ -57,9 +61,8 @@ def plan(minutes: float, seed: int) -> list[dict[str, Any]]:
                      "beat_type": "fill" if fill else "beat", "drummer": drummer,
                      "session": session, "kits": kits, "seed": seed})
         spent += seconds * len(kits)
-    ranks = item_rng(seed, "egmd-splits").permutation(len(seqs))
-    for seq, rank in zip(seqs, ranks, strict=True):
-        seq["split"] = _split_of(int(rank), len(seqs))
+    for seq in seqs:  # fixed per sequence (pianox.holdout), whatever the twin's size
+        seq["split"] = work_split(sequence_id(seed, seq["index"]))
     return seqs
 
 
@@ -92,6 +95,20 @@ def _render(job: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def kit_record(soundfont: str, kit: Kit) -> dict[str, Any]:
+    """The stamp's record of a kit: its drum preset's samples (the standard kit's when the
+    SoundFont lacks the preset, as the renderer falls back), gain and tilt."""
+    from pianox.errors import DataError
+
+    from .soundfont import DRUM_BANK, timbre_record
+
+    try:
+        record = timbre_record(soundfont, DRUM_BANK, kit.program)
+    except DataError:
+        record = timbre_record(soundfont, DRUM_BANK, 0)
+    return {**record, "gain_db": kit.gain_db, "tilt": kit.tilt}
+
+
 def synthesize(out: Path, minutes: float | None = None, sample_rate: int = 16000,
                soundfont: str | None = None, seed: int = 0, jobs: int = 0,
                progress: Progress | None = None, exist_ok: bool = False) -> Path:
@@ -108,5 +125,6 @@ def synthesize(out: Path, minutes: float | None = None, sample_rate: int = 16000
                 for r in rs]
         write_csv(stage / "e-gmd-v1.0.0.csv", COLUMNS, rows)
         write_stamp(stage, "egmd", {"minutes": minutes, "sample_rate": int(sample_rate),
-                                    "soundfont": Path(sf).name, "seed": seed}, len(rows))
+                                    "soundfont": Path(sf).name, "seed": seed}, len(rows),
+                    timbres={kit.name: kit_record(sf, kit) for kit in KITS})
     return Path(out)

@@ -2,9 +2,10 @@
 
 Writes `{year}/MIDI-Twin_{work}_{n}.wav` + `.midi` (the MIDI holds exactly the notes and pedal
 that were rendered) and `maestro-v3.0.0.csv` / `.json` with MAESTRO's columns. Splits are by
-work, so no piece is in two splits (MAESTRO's own rule); with three or more works each split
-gets at least one. Each work gets one or more performances (different tempo, dynamics,
-pedalling) of an excerpt of at most `MAX_PIECE_SECONDS`.
+work (MAESTRO's own rule) and fixed per work: `pianox.holdout.work_split` of the corpus path,
+the same in every twin whatever its size or seed. Each work gets one or more performances
+(different tempo, dynamics, pedalling) of an excerpt of at most `MAX_PIECE_SECONDS`. Reserved
+evaluation works are not in the catalogue, and the reserved SoundFonts are refused.
 """
 
 from __future__ import annotations
@@ -16,10 +17,16 @@ from typing import Any
 
 import numpy as np
 
+from pianox.holdout import work_split
+
 from .corpus import (Progress, default_workers, item_rng, run_jobs, staged_corpus, write_csv,
                      write_json, write_stamp)
 from .perform import PerformanceParams, bars_for_seconds, perform
-from .scores import CATALOGUE, load_score
+from .scores import CATALOGUE, load_score, work_order
+from .soundfont import timbre_record
+
+PIANO_TIMBRE = "piano"
+"""The stamp's name of the one preset every performance of a maestro twin is played on."""
 
 DEFAULT_MINUTES = 5.0
 MAX_PIECE_SECONDS = 90.0
@@ -41,12 +48,6 @@ def sample_params(rng: np.random.Generator) -> PerformanceParams:
         brightness=rng.uniform(-0.3, 0.3))
 
 
-def _split_of(rank: int, n: int) -> str:
-    n_val = max(1, round(0.1 * n)) if n >= 3 else 0
-    n_test = max(1, round(0.1 * n)) if n >= 3 else 0
-    return "validation" if rank < n_val else "test" if rank < n_val + n_test else "train"
-
-
 def plan(minutes: float, seed: int) -> list[dict[str, Any]]:
     """The performances to render: work, bars, parameters, split, year and file stem.
 
@@ -55,7 +56,7 @@ def plan(minutes: float, seed: int) -> list[dict[str, Any]]:
     requested minutes are covered by at least three works.
     """
     total = max(float(minutes), 0.05) * 60.0
-    order = item_rng(seed, "maestro-plan").permutation(len(CATALOGUE))
+    order = work_order(seed, "maestro-plan")
     per_work = total / max(3, math.ceil(total / MAX_PIECE_SECONDS))
     works: list[list[dict[str, Any]]] = []
     remaining = total
@@ -80,9 +81,9 @@ def plan(minutes: float, seed: int) -> list[dict[str, Any]]:
                          "stem": f"{year}/MIDI-Twin_{work.slug}_{k + 1:02d}", "seed": seed})
         works.append(jobs)
         remaining -= count * excerpt
-    for rank, jobs in enumerate(works):
+    for jobs in works:
         for job in jobs:
-            job["split"] = _split_of(rank, len(works))
+            job["split"] = work_split(job["work"].corpus_path)
     return [job for jobs in works for job in jobs]
 
 
@@ -134,5 +135,6 @@ def synthesize(out: Path, minutes: float | None = None, sample_rate: int = 16000
                     for r in rows})
         write_stamp(stage, "maestro", {"minutes": minutes, "sample_rate": int(sample_rate),
                                        "soundfont": Path(sf).name, "seed": seed,
-                                       "program": int(program)}, len(rows))
+                                       "program": int(program)}, len(rows),
+                    timbres={PIANO_TIMBRE: timbre_record(sf, 0, int(program))})
     return Path(out)

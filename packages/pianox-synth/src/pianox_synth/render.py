@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pianox.errors import ConfigError, DataError
+from pianox.holdout import refuse_reserved_soundfont
 from pianox.midi import SUSTAIN_CC, apply_sustain, instrument_pedal
 
 DRUM_CHANNEL = 9
@@ -34,11 +35,15 @@ def default_soundfont() -> Path:
     return Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
 
 
-def resolve_soundfont(path: str | os.PathLike | None) -> Path:
-    """`path` as an existing .sf2/.sf3/.sfo file, or the default SoundFont when empty."""
+def resolve_soundfont(path: str | os.PathLike | None, *, reserved_ok: bool = False) -> Path:
+    """`path` as an existing .sf2/.sf3/.sfo file, or the default SoundFont when empty. The
+    reserved evaluation SoundFonts (FluidR3, pianox.holdout) raise ReservedError unless
+    `reserved_ok` (an evaluation-only render)."""
     if path is None or str(path) == "":
         return default_soundfont()
     p = Path(os.path.expanduser(str(path)))
+    if not reserved_ok:
+        refuse_reserved_soundfont(p)
     if not p.is_file():
         raise ConfigError(f"SoundFont not found: {p}")
     if p.suffix.lower() not in SOUNDFONT_SUFFIXES:

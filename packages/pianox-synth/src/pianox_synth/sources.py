@@ -74,6 +74,18 @@ class _Twin:
             params["program"] = cfg.program
         return params
 
+    def timbres(self, split: str) -> list[dict[str, Any]]:
+        """Records (pianox_synth.soundfont.timbre_record) of the SoundFont presets the
+        examples of `split` are played on, as the corpus stamp recorded them."""
+        from .corpus import read_stamp
+
+        records = (read_stamp(self.root()) or {}).get("timbres", {})
+        names = self._timbre_names(split, records)
+        return [records[n] for n in sorted(names) if n in records]
+
+    def _timbre_names(self, split: str, records: dict[str, Any]) -> set[str]:
+        return set(records)
+
     def location(self) -> Path:
         """The folder this twin is (or will be) rendered into."""
         cfg = self.config
@@ -115,6 +127,7 @@ class MaestroTwin(_Twin, MaestroSource):
         2 Electric Grand, ... render the same performances in another timbre)."""
 
         def validate(self) -> None:
+            super().validate()  # the reader's checks (segment, sample rate, ...) still apply
             if not 0 <= self.program <= 127:
                 raise ValueError(f"program = {self.program} is not a General MIDI program (0..127)")
 
@@ -128,6 +141,9 @@ class EGMDTwin(_Twin, EGMDSource):
     @dataclass
     class Config(EGMDSource.Config, TwinFields):
         """The egmd reader's fields plus the render fields of `TwinFields`."""
+
+    def _timbre_names(self, split: str, records: dict[str, Any]) -> set[str]:
+        return {str(e.meta.get("kit_name")) for e in self.examples(split)}
 
 
 class PercePianoTwin(_Twin, PercePianoSource):

@@ -62,7 +62,9 @@ def register(subparsers: Any) -> None:
     v.add_argument("--onnx", type=Path, help="score this exported model instead of the torch weights")
     v.add_argument("--baseline", action="store_true", help="also score the librosa band-onset baseline")
     v.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    v.add_argument("--max-examples", type=int, default=0, help="score at most N examples (0: all)")
+    v.add_argument("--max-examples", type=int, default=0,
+                   help="score a seeded random sample of N examples (0: the whole split, default)")
+    v.add_argument("--seed", type=int, default=0, help="seed of the --max-examples sample (default 0)")
     v.add_argument("-o", "--out", type=Path, help="write the report JSON (and plots beside it)")
     v.add_argument("--overwrite", action="store_true", help="replace an existing report")
     v.set_defaults(func=run_eval)
@@ -113,7 +115,7 @@ def run_transcribe(args: argparse.Namespace) -> int:
     names = transcriber.decoding.classes.names
     for audio in args.audio:
         wave, sr = read_audio(audio, transcriber.features.sample_rate)
-        hits = transcriber.transcribe(wave)
+        hits = transcriber.transcribe(wave, str(audio))
         end = len(wave) / sr
         beats = librosa_beats(wave, sr) if args.tempo == "librosa" and args.bpm is None else np.zeros(0)
         if (beats > 0).sum() >= 2:
@@ -165,8 +167,12 @@ def run_eval(args: argparse.Namespace) -> int:
     run_dir, ckpt = locate(args.model)
     source = load_experiment(run_dir / "config.toml", args.set).stages["source"].build()
     examples = list(source.examples(args.split))
-    if args.max_examples > 0:
-        examples = examples[: args.max_examples]
+    scored: dict[str, Any] = {"split": args.split, "examples": len(examples), "total": len(examples),
+                              "sampled": False}
+    if 0 < args.max_examples < len(examples):  # a seeded random sample, said in the report
+        keep = np.sort(np.random.default_rng(args.seed).choice(len(examples), args.max_examples, replace=False))
+        examples = [examples[i] for i in keep]
+        scored.update(examples=len(examples), sampled=True, sample_seed=args.seed)
     if not examples:
         raise ConfigError(f"the {args.split} split of {run_dir} (with {args.set or 'no overrides'}) has no examples")
     transcriber = _transcriber(str(run_dir) if args.onnx is None else None, args.onnx)
@@ -179,15 +185,28 @@ def run_eval(args: argparse.Namespace) -> int:
             deltas = {}
     clips, bands = collect_clips(transcriber, examples, args.baseline)
     report, matrix = score(clips, transcriber, bands, deltas, args.bootstrap)
-    report = {"run": str(run_dir), "split": args.split, "overrides": args.set,
+    from pianox.holdout import timbre_report
+
+    training = load_experiment(run_dir / "config.toml").stages["source"].build() if args.set else source
+    timbre = timbre_report(training, source, args.split)
+    if timbre is not None:
+        scored["timbre"] = timbre
+    report = {"run": str(run_dir), "split": args.split, "scored": scored, "overrides": args.set,
               "model_file": str(args.onnx or ckpt), **report}
     text = json.dumps(report, indent=2)
     if args.out is not None:
         atomic.write_text(args.out, text + "\n")
         write_plots(report, matrix, transcriber.decoding.classes.names, args.out.with_suffix(""),
                     f"{run_dir.name}: {args.split} {' '.join(args.set)}")
+    if timbre is not None:
+        print(f"kits {', '.join(timbre['held_out'])}: " + (
+            "held out (no sample shared with the training kits)" if timbre["disjoint"] else
+            f"NOT held out: {timbre['shared_samples']} of their {timbre['held_out_samples']} samples are "
+            f"played by the training kits"))
     m = report["model"]
-    print(f"{args.split}: {report['clips']} clips, f1_macro {m['f1_macro']:.3f}"
+    print(f"{args.split}: {report['clips']} clips" + (f" (a seeded sample of {scored['total']}, seed {args.seed})"
+                                                       if scored["sampled"] else " (whole split)")
+          + f", f1_macro {m['f1_macro']:.3f}"
           f"{_interval(m, 'f1_macro')}, f1_micro {m['f1_micro']:.3f}")
     if "baseline" in report:
         b = report["baseline"]

@@ -143,6 +143,7 @@ def write_plots(report: dict[str, Any], matrix: np.ndarray, names: Sequence[str]
 def finish_run(task: Any, run: Any) -> None:
     """The drums task's `finish`: tune on validation, report the test split (module doc)."""
     from pianox.train.checkpoint import load_weights
+    from pianox.train.engine import eval_examples
 
     from . import baseline
     from .head import DrumNet
@@ -163,22 +164,22 @@ def finish_run(task: Any, run: Any) -> None:
                         float(features.frame_rate), window, max(1, int(round(window * cfg.hop_fraction))))
     net = DrumNet(run.model, run.head).eval()
     transcriber = Transcriber(features, torch_predictor(net), decoding)
-    limit = exp.eval.max_examples or None
-    source = run.stages.source
     report: dict[str, Any] = {"split": "test"}
     baseline_deltas = None
     band_classes: list[int] = []
     if cfg.tune:
-        val = list(source.examples("validation"))[:limit]
+        # thresholds are tuned on validation: a seeded sample when [eval] max_examples is set
+        val, _ = eval_examples(run.stages, exp, "validation", during_training=True)
         if val:
             clips, band_classes = collect_clips(transcriber, val, cfg.baseline and baseline.available())
             tuned = tune(clips, transcriber, band_classes)
             baseline_deltas = tuned.get("baseline_deltas")
             atomic.write_text(best / THRESHOLDS_FILE, json.dumps(tuned, indent=2) + "\n")
             report["tuned_on"] = {"split": "validation", "clips": len(clips), "f1": tuned["tuned_f1"]}
-    test = list(source.examples("test"))[:limit]
+    test, scored = eval_examples(run.stages, exp, "test")
     if not test:
         return
+    report["scored"] = scored
     clips, band_classes = collect_clips(transcriber, test, cfg.baseline and baseline_deltas is not None)
     result, matrix = score(clips, transcriber, band_classes, baseline_deltas, cfg.bootstrap)
     report.update(result)

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from pianox.errors import CheckpointError
+from pianox.finite import require_finite
 
 from .classes import DrumClasses, drum_classes
 from .decoding import posteriors_to_hits
@@ -187,11 +188,14 @@ class Transcriber:
         with torch.inference_mode():
             return self.features(wave)[0].numpy()
 
-    def posteriors(self, waveform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(onset posteriors (T, C), velocities (T, C) in [0, 1]) of a whole recording."""
+    def posteriors(self, waveform: np.ndarray, source: str = "waveform") -> tuple[np.ndarray, np.ndarray]:
+        """(onset posteriors (T, C), velocities (T, C) in [0, 1]) of a whole recording;
+        InferenceError naming `source` when they are not finite."""
         d = self.decoding
         probs, velocity = overlap_add(self.predict, self.feature_frames(waveform), d.window, d.hop,
                                       self.batch_size)
+        require_finite(probs, source, "onset posteriors")
+        require_finite(velocity, source, "velocities")
         return probs, velocity
 
     def hits(self, probs: np.ndarray, velocity: np.ndarray | None) -> np.ndarray:
@@ -199,6 +203,6 @@ class Transcriber:
         d = self.decoding
         return posteriors_to_hits(probs, velocity, d.frame_rate, d.thresholds, d.min_distance)
 
-    def transcribe(self, waveform: np.ndarray) -> np.ndarray:
-        """Hits (N, 4) of a mono waveform at the features' sample rate."""
-        return self.hits(*self.posteriors(waveform))
+    def transcribe(self, waveform: np.ndarray, source: str = "waveform") -> np.ndarray:
+        """Hits (N, 4) of a mono waveform at the features' sample rate (`source` names it in errors)."""
+        return self.hits(*self.posteriors(waveform, source))

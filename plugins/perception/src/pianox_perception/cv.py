@@ -5,8 +5,11 @@ run already finished is reused) and aggregates into `<output_dir>/<name>-cv-<has
 
     cv_results.json / .md    per-fold validation and test metrics, their mean and standard
                              deviation over folds, and two pooled tables with bootstrap CIs:
-                             out-of-fold (every clip predicted by the one model that did not
-                             train on it) and the test split rated by the mean of the fold models
+                             pooled validation (every validation clip predicted by the one fold
+                             model that did not train on it — but whose checkpoint and early
+                             stopping were chosen on those very clips, so it is optimistic and
+                             labelled so) and the test split, which no fold trained or selected
+                             on, rated by the mean of the fold models: the unbiased figure
     predictions/oof.json, predictions/test.json   the pooled predictions (for `compare`)
     plots/cv_oof.png, plots/cv_test.png
 
@@ -29,6 +32,10 @@ from pianox.errors import ConfigError, DataError
 from .dimensions import resolve_groups
 from .predict import summary_metrics
 from .report import cell, read_predictions, results_table, write_predictions, write_report
+
+
+POOLED_VALIDATION = ("pooled validation folds (optimistic: each fold's checkpoint was chosen on "
+                     "these clips; the test split is the unbiased figure)")
 
 
 def fold_experiments(path: str | Path, overrides: Sequence[str], folds: Sequence[int] | None = None
@@ -113,8 +120,9 @@ def aggregate(runs: Sequence[tuple[int, Path]], out: Path, groups: Sequence[tupl
     (out / "plots").mkdir(parents=True, exist_ok=True)
     oof_p, oof_t = np.concatenate(oof_pred), np.concatenate(oof_target)
     write_predictions(out / "predictions" / "oof.json", "oof", oof_clips, oof_p, oof_t)
-    result["oof"] = results_table(oof_p, oof_t, groups, n_boot=n_boot, seed=seed, split="out-of-fold validation")
-    write_report(out, out / "plots", "cv_oof", result["oof"], f"{out.name}: out-of-fold")
+    result["oof"] = results_table(oof_p, oof_t, groups, n_boot=n_boot, seed=seed, split=POOLED_VALIDATION)
+    result["oof"]["selection_bias"] = True
+    write_report(out, out / "plots", "cv_oof", result["oof"], f"{out.name}: {POOLED_VALIDATION}")
     if tests:
         clips = tests[0]["clips"]
         if any(t["clips"] != clips for t in tests):

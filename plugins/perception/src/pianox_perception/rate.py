@@ -16,6 +16,7 @@ import numpy as np
 
 from pianox.api import Example
 from pianox.errors import ConfigError
+from pianox.finite import require_finite
 
 from .dimensions import DIMENSIONS
 from .predict import predict_examples
@@ -66,6 +67,9 @@ def rate_files(trained: Any, files: Sequence[str | Path], *, length: float | Non
     examples = [e for f in files for e in file_segments(Path(f), durations[str(f)], length, hop)]
     got = predict_examples(trained.task, trained.model, trained.head, trained.features, examples,
                            device=trained.device, batch_size=batch_size, autocast=trained.backend.autocast)
+    for key, pred in zip(got["keys"], got["segment_pred"]):  # no NaN reaches a table or JSON
+        name, start = key.rsplit("@", 1)
+        require_finite(pred, f"{name} (segment at {start} s)", "ratings")
     by_file: dict[str, list[tuple[float, np.ndarray]]] = {}
     for key, pred in zip(got["keys"], got["segment_pred"]):
         name, start = key.rsplit("@", 1)

@@ -231,6 +231,13 @@ class PerceptionTask:
         names, pred, target = aggregate_clips(clips, np.concatenate(preds), np.concatenate(targets))
         return summary_metrics(pred, target, self.groups)
 
+    def prepare(self, source: Any) -> None:
+        """Before training: refuse a source whose train/validation/test splits share a
+        performer or an excerpt (DataError), so a leaky split costs no training time."""
+        from .splits import check_source
+
+        check_source(source)
+
     def finish(self, run: Any) -> None:
         from .finish import finish_run
 

@@ -1,8 +1,9 @@
-"""`pianox transcribe AUDIO... --model RUN_OR_DIR -o OUTDIR`: audio files -> .mid + .csv.
+"""`pianox transcribe AUDIO... --model RUN_OR_DIR -o OUTDIR`: audio files -> .mid + .csv (+ .musicxml).
 
     pianox transcribe AUDIO... --model RUN_OR_DIR -o OUTDIR [--head frames|seq2seq]
                       [--strategy greedy|beam|sample] [--beam-size K] [--temperature T]
                       [--top-k K] [--top-p P] [--seed S] [--device cpu|cuda] [--overwrite] [--quiet]
+                      [--format midi,csv,musicxml] [--beats notes|audio]
 
 Registered through the `pianox.commands` entry point `transcribe`. Every output path is
 checked before anything is transcribed, so an existing file stops the command at once
@@ -41,18 +42,24 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--format", default="midi,csv", metavar="FORMATS",
+                   help="comma-separated outputs among midi, csv, musicxml (default midi,csv); with "
+                        "musicxml the MIDI carries the score's tempo map")
+    p.add_argument("--beats", choices=("notes", "audio"), default="notes",
+                   help="for musicxml: track beats from the notes (default) or the notes and the audio")
     p.set_defaults(func=run_transcribe)
     return p
 
 
 def run_transcribe(args: argparse.Namespace) -> int:
     from .inference import Transcriber, load_trained
-    from .outputs import check_free, write_transcription
+    from .outputs import check_free, parse_formats, write_outputs
 
     missing = [str(a) for a in args.audio if not a.is_file()]
     if missing:
         raise AudioError(f"audio file(s) not found: {', '.join(missing)}")
-    check_free(args.out, [a.stem for a in args.audio], args.overwrite)
+    formats = parse_formats(args.format)
+    check_free(args.out, [a.stem for a in args.audio], args.overwrite, formats)
     trained = load_trained(args.model, args.device)
     options = trained.task.config.decode_options(
         strategy=args.strategy, beam_size=args.beam_size, length_penalty=args.length_penalty,
@@ -68,8 +75,9 @@ def run_transcribe(args: argparse.Namespace) -> int:
         for path in args.audio:
             bar.start(path.name)
             notes = transcriber.transcribe_file(path, bar.advance)
-            midi, csv = write_transcription(notes, args.out, path.stem, overwrite=args.overwrite)
-            bar.done(f"{path.name}: {len(notes)} notes -> {midi.name}, {csv.name}")
+            paths = write_outputs(notes, args.out, path.stem, formats, overwrite=args.overwrite,
+                                  audio=path if args.beats == "audio" else None)
+            bar.done(f"{path.name}: {len(notes)} notes -> {', '.join(p.name for p in paths.values())}")
     return 0
 
 

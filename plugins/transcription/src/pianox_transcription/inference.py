@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from pianox.errors import ConfigError
+from pianox.finite import require_finite
 
 from .generate import DecodeOptions
 from .pieces import lay_out
@@ -44,10 +45,11 @@ class Trained:
 def load_trained(path: str | Path, device: str = "cpu") -> Trained:
     """Rebuild the features, encoder, task and head of a finished transcription run and load
     its best weights onto `device`. CheckpointError / ConfigError name what does not fit."""
+    from pianox.devices import parse_device
     from pianox.trained import load_run
 
+    dev = parse_device(device)  # before loading: a device this machine lacks fails at once
     run = load_run(Path(path), task="transcription", backend="cpu")
-    dev = torch.device(device)
     run.model.to(dev)
     run.head.to(dev)
     s = run.stages
@@ -89,32 +91,37 @@ class Transcriber:
                 progress(first + len(chunk), len(starts))
 
     @torch.no_grad()
-    def posteriors(self, waveform: np.ndarray, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    def posteriors(self, waveform: np.ndarray, progress: Callable[[int, int], None] | None = None,
+                   source: str = "waveform") -> np.ndarray:
         """The frame head's (4, T, 88) posteriors (onset, frame, offset, velocity) of a waveform,
-        frame j at j / frame_rate seconds (e.g. to tune decoding thresholds)."""
+        frame j at j / frame_rate seconds (e.g. to tune decoding thresholds). InferenceError
+        naming `source` when they are not finite."""
         if self.t.head.frames is None:
             raise ConfigError(f"the run at {self.t.path} has no frame head")
         y = np.asarray(waveform, dtype=np.float32).reshape(-1)
         posts = []
         for chunk, feats, states, _ in self._encoded(y, progress):
             probs = frame_posteriors(frame_logits(self.t.model, self.t.head, states, feats.shape[1]))
+            require_finite(probs, source, "frame posteriors")
             posts += list(zip(chunk, probs))
         return lay_out(posts, self.t.task.frame_rate)
 
     @torch.no_grad()
-    def transcribe(self, waveform: np.ndarray, progress: Callable[[int, int], None] | None = None
-                   ) -> np.ndarray:
+    def transcribe(self, waveform: np.ndarray, progress: Callable[[int, int], None] | None = None,
+                   source: str = "waveform") -> np.ndarray:
         """`(N, 4)` notes (onset s, offset s, pitch, velocity) of a mono float32 waveform (S,) at
-        the features' sample rate. `progress(done, total)` is called after each batch of segments."""
+        the features' sample rate. `progress(done, total)` is called after each batch of segments.
+        InferenceError naming `source` when the model's output is not finite."""
         y = np.asarray(waveform, dtype=np.float32).reshape(-1)
         duration = len(y) / self.t.features.sample_rate
         if self.head == "frames":
-            notes = self.t.task.frames_to_notes(self.posteriors(y, progress))
+            notes = self.t.task.frames_to_notes(self.posteriors(y, progress, source))
         else:
             decoder = self.t.head.decoder
             decoder.attention_impl = getattr(self.t.model, "attention_impl", "auto")
             segments, starts = [], []
             for chunk, _, states, token_mask in self._encoded(y, progress):
+                require_finite(states, source, "encoder states")
                 segments += decode_segments(decoder, states, token_mask, self.t.task.vocab,
                                             [self.segment] * len(chunk), self.options)[1]
                 starts += chunk
@@ -128,4 +135,4 @@ class Transcriber:
         from pianox.audio import read_audio
 
         y, _ = read_audio(path, self.t.features.sample_rate)
-        return self.transcribe(y, progress)
+        return self.transcribe(y, progress, str(path))

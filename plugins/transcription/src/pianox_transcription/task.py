@@ -37,6 +37,25 @@ from .tokens import PAD, SOS, Vocabulary
 from .tokens import encode as encode_tokens
 
 
+def check_tiling(features: Any, segment_seconds: float) -> None:
+    """ConfigError unless a segment of `segment_seconds` gives segment_seconds x frame_rate
+    frames (or one more: librosa's centred frames include the end point, which the next
+    segment's first frame overwrites), so back-to-back segments tile a piece's frame grid
+    with no gap: with
+    Kaldi's snip_edges framing a 2 s segment yields 198 frames for 200 frames of time, and
+    onsets in the last 20 ms of every segment could never be detected."""
+    samples = int(round(segment_seconds * features.sample_rate))
+    expected = segment_seconds * features.frame_rate
+    got = features.num_frames(samples)
+    if abs(expected - round(expected)) > 1e-6 or not round(expected) <= got <= round(expected) + 1:
+        hint = {"kaldi": "snip_edges = false", "mel": "center = true"}.get(getattr(features, "name", ""),
+                                                                          "centred frames")
+        raise ConfigError(f"[features] kind = {getattr(features, 'name', '?')!r} gives {got} frames for a "
+                          f"{segment_seconds:g} s segment, not {expected:g}: transcription segments must tile "
+                          f"the frame grid exactly; set [features] {hint} (and a segment that is a whole "
+                          f"number of hops)")
+
+
 class TranscriptionTask:
     """Piano transcription with a seq2seq note decoder and/or a frame head (module doc)."""
 
@@ -124,6 +143,7 @@ class TranscriptionTask:
     def build_head(self, model: Any, features: Any) -> TranscriptionHead:
         c = self.config
         self.frame_rate = float(features.frame_rate)
+        check_tiling(features, c.segment_seconds)
         decoder = frames = None
         if "seq2seq" in self.heads:
             decoder = NoteDecoder(self.vocab.size, model.dim, c.decoder_dim, c.decoder_layers, c.decoder_heads,
