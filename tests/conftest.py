@@ -25,7 +25,7 @@ def hermetic_cache(tmp_path_factory):
     saved = {k: os.environ.get(k) for k in CACHE_VARIABLES}
     os.environ["XDG_CACHE_HOME"] = str(root)
     os.environ["PIANOX_CACHE"] = str(root / "pianox")
-    os.environ.pop("PIANOX_SCORE_CACHE", None)
+    os.environ["PIANOX_SCORE_CACHE"] = str(root / "scores")  # fixed even where a test moves XDG
     yield root
     for key, value in saved.items():
         if value is None:

@@ -10,14 +10,6 @@ import pytest
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _score_cache(tmp_path_factory):
-    """Scores parsed by music21 are cached in one folder per test session, not in ~/.cache."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PIANOX_SCORE_CACHE", str(tmp_path_factory.mktemp("score-cache")))
-        yield
-
-
 @pytest.fixture(autouse=True)
 def _twin_cache(tmp_path_factory, monkeypatch):
     """Twin sources render into the test's own user cache."""
