@@ -38,6 +38,11 @@ RESERVED_SOUNDFONT_MARKS = ("fluidr3",)
 FluidR3_GM.sf2, FluidR3_GS.sf2, FluidR3Mono_GM.sf3 and their /usr/share/sounds/sf2 links."""
 
 
+RENDER_STAMP = "pianox-twin.json"
+"""The file a rendered (synthetic) corpus carries beside its index: how it was rendered and,
+under "timbres", the sample digests of every SoundFont preset it played."""
+
+
 class ReservedError(DataError):
     """Reserved evaluation material was asked for where training material is expected."""
 
@@ -115,7 +120,10 @@ def timbre_overlap(held_out: list[dict], training: list[dict]) -> dict:
 def timbre_report(training_source, evaluated_source, split: str) -> dict | None:
     """`timbre_overlap` of the presets `evaluated_source` plays in `split` against those
     `training_source` plays in its train split; None when either source cannot say (only
-    rendered twins record their presets' samples)."""
+    rendered corpora record their presets' samples)."""
     if not (hasattr(training_source, "timbres") and hasattr(evaluated_source, "timbres")):
         return None
-    return timbre_overlap(evaluated_source.timbres(split), training_source.timbres("train"))
+    held, training = evaluated_source.timbres(split), training_source.timbres("train")
+    if not held or not training:
+        return None
+    return timbre_overlap(held, training)

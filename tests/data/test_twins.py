@@ -23,6 +23,7 @@ from pianox.sources.egmd import EGMDSource
 from pianox.sources.maestro import MaestroSource
 from pianox.sources.percepiano import DIMENSIONS, LABEL_FILE, PercePianoSource
 from pianox.sources.percepiano_folds import excerpt_of
+from pianox_synth import cli as synth_cli
 from pianox_synth.corpus import STAMP
 
 SPLITS = ("train", "validation", "test")
@@ -217,7 +218,9 @@ def test_maestro_twin_program_changes_the_timbre_not_the_performance(tmp_path):
 
 def _cli(argv):
     parser = argparse.ArgumentParser(prog="pianox")
-    cli_data.register(parser.add_subparsers(dest="command", required=True))
+    sub = parser.add_subparsers(dest="command", required=True)
+    cli_data.register(sub)
+    synth_cli.register(sub)  # `pianox data synth` comes from pianox-synth's entry point
     args = parser.parse_args(argv)
     return args.func(args)
 

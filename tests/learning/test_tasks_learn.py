@@ -57,8 +57,11 @@ metric = "val/f1_micro"
 mode = "max"
 """
 
-# Transcription is not yet fast enough to fit its clips in seconds (the frame head plateaus at
-# onset F1 ~0.5 after 300 steps); the config is kept for the next session to make it pass.
+# Transcription fits its clips only with a front end that resolves semitones: a 2048-sample
+# window (128 ms), 229 log-mel bins from 30 Hz (the Onsets-and-Frames front end). With the
+# 25 ms Kaldi window the same model plateaus at onset F1 0.45-0.74 on these clips (harmonics
+# fire as extra onsets: precision 0.6); with this one it reaches 0.96 by step 700 (seeds 0 and
+# 1). Frame-head output biases start at the events' rarity (frames.PRIOR_LOGITS).
 TRANSCRIPTION = COMMON + """
 [source]
 kind = "maestro_twin"
@@ -67,8 +70,13 @@ segment_seconds = 2.0
 max_files = 2
 
 [features]
-kind = "kaldi"
-snip_edges = false
+kind = "mel"
+n_fft = 2048
+n_mels = 229
+fmin = 30.0
+fmax = 8000.0
+mean = -50.0
+std = 20.0
 
 [model]
 kind = "ast"
@@ -83,11 +91,11 @@ head = "frames"
 segment_seconds = 2.0
 frame_hidden = 128
 frame_channels = 64
-positive_weight = 10.0
+positive_weight = 2.0
 dropout = 0.0
 
 [train]
-epochs = 100
+epochs = 300
 batch_size = 2
 lr = 2e-3
 warmup_steps = 5
@@ -134,8 +142,9 @@ mode = "max"
 @pytest.mark.slow
 @pytest.mark.parametrize("text,metric,floor", [
     (DRUMS, "val/f1_micro", 0.9),
+    (TRANSCRIPTION, "val/onset_f1", 0.9),
     (PERCEPTION, "val/pearson", 0.9),
-], ids=["drums", "perception"])
+], ids=["drums", "transcription", "perception"])
 def test_task_fits_its_training_clips(write_exp, text, metric, floor):
     run = run_file(write_exp(text), quiet=True)
     results = json.loads((run.path / "results.json").read_text())

@@ -13,6 +13,7 @@ duration. Examples are fixed-length spans; targets (from the MIDI, read lazily):
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -95,6 +96,23 @@ class MaestroSource(PairedSource):
 
     def targets_loader(self) -> Callable[[str, float, float], Mapping[str, Any]]:
         return functools.partial(span_targets, sustain=self.config.sustain)
+
+    def timbres(self, split: str) -> list[dict[str, Any]]:
+        """The SoundFont presets a rendered corpus was played on, as its stamp
+        (`pianox.holdout.RENDER_STAMP`, written by pianox-synth) records them with their
+        sample digests; [] for a recorded corpus (real MAESTRO has no stamp).
+        `pianox.holdout.timbre_report` compares them between a training and an evaluated
+        corpus."""
+        from ..holdout import RENDER_STAMP
+        from .manifest import corpus_root
+
+        root = corpus_root(self.config.root, self.name, self.HINT)
+        try:
+            stamp = json.loads((root / RENDER_STAMP).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        records = stamp.get("timbres") if isinstance(stamp, dict) else None
+        return [records[k] for k in sorted(records)] if isinstance(records, dict) else []
 
 
 def _year(value: Any) -> int | None:

@@ -4,6 +4,8 @@ Real scores from music21's bundled corpus (or generated drum grooves) are turned
 performances and rendered through a SoundFont (tinysoundfont; pretty_midi's TimGM6mb.sf2 by
 default). `synthesize("maestro" | "percepiano" | "egmd", out, ...)` writes a corpus that the
 real readers in `pianox.sources` read unchanged; the `*_twin` sources render one on demand.
+`synthesize("piano", out, hours=..., soundfonts=[...])` writes the training corpus of works and
+études on several SoundFonts and rooms, in MAESTRO's layout (`pianox_synth.piano_corpus`).
 Importing this package imports neither music21 nor tinysoundfont.
 """
 
@@ -20,7 +22,9 @@ try:
 except PackageNotFoundError:  # pragma: no cover - source tree without install
     __version__ = "0.0.0+unknown"
 
-TWINS = ("maestro", "percepiano", "egmd")
+TWINS = ("maestro", "percepiano", "egmd", "piano")
+_MODULES = {"maestro": "maestro_twin", "percepiano": "percepiano_twin", "egmd": "egmd_twin",
+            "piano": "piano_corpus"}
 
 
 def synthesize(corpus: str, out: str | os.PathLike, **options: Any) -> Path:
@@ -28,7 +32,8 @@ def synthesize(corpus: str, out: str | os.PathLike, **options: Any) -> Path:
 
     Options (all keyword): minutes (None = the twin's default), sample_rate (Hz), soundfont
     (path or None), seed, jobs (worker processes; 0 = auto), progress (callable(done, total)),
-    exist_ok (keep a complete corpus that another process wrote meanwhile).
+    exist_ok (keep a complete corpus that another process wrote meanwhile); for "piano" see
+    `pianox_synth.piano_corpus.synthesize` (hours, soundfonts, acoustics, splits, ...).
     """
     from pianox.errors import ConfigError
 
@@ -39,5 +44,5 @@ def synthesize(corpus: str, out: str | os.PathLike, **options: Any) -> Path:
     if options.get("exist_ok") and read_stamp(Path(out)) is not None:
         return Path(out)  # another process finished it meanwhile
     check_output(out)
-    module = importlib.import_module(f"{__name__}.{corpus}_twin")
+    module = importlib.import_module(f"{__name__}.{_MODULES[corpus]}")
     return module.synthesize(Path(out), **options)

@@ -1,15 +1,18 @@
 """Writing a twin corpus: staging folder + rename, per-item seeds, parallel rendering, stamp.
 
-A corpus is rendered into a hidden sibling folder `.{name}.tmp-XXXX` and renamed to its final
-name only once every file and the index are written, so an interrupted run never leaves a
-complete-looking corpus. Each item draws its randomness from `item_rng(seed, key)`, so the
-bytes written do not depend on the number of worker processes or their scheduling.
+A corpus is rendered into a hidden sibling folder `.{name}.tmp-{pid}-XXXX` and renamed to its
+final name only once every file and the index are written, so an interrupted run never leaves a
+complete-looking corpus. A staging folder whose process is gone (killed, crashed machine) or
+is younger than the folder (the pid was reused) is stale: the next render of `name` removes
+it. Each item draws its randomness from `item_rng(seed, key)`, so the bytes written do not
+depend on the number of worker processes or their scheduling.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import io
 import json
 import multiprocessing
@@ -24,8 +27,9 @@ import numpy as np
 
 from pianox.atomic import write_text
 from pianox.errors import DataError
+from pianox.holdout import RENDER_STAMP
 
-STAMP = "pianox-twin.json"
+STAMP = RENDER_STAMP
 """File written last into every twin corpus: what rendered it and with which parameters."""
 
 Progress = Callable[[int, int], None]
@@ -39,11 +43,70 @@ def item_rng(seed: int, *key: Any) -> np.random.Generator:
 
 
 def check_output(out: str | os.PathLike) -> None:
-    """DataError unless `out` is absent or an empty folder (checked before any rendering)."""
+    """DataError unless `out` is absent or an empty folder that this process can create or
+    fill: not a file, not under a file, not in a folder it cannot write (checked before any
+    rendering)."""
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and not out.is_dir():
+        raise DataError(f"output folder {out} is a file, not a folder; choose a new folder")
+    if out.is_dir() and any(out.iterdir()):
         raise DataError(f"{out} already exists and is not empty; choose another output "
                         f"folder or remove it")
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise DataError(f"output folder {out} cannot be created: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DataError(f"output folder {out} cannot be created: no permission to write in {parent}")
+
+
+def _process_start(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch; Linux /proc), or None if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime"))
+        return boot + float(stat[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError, StopIteration):
+        return None
+
+
+def _stale(stage: Path) -> bool:
+    """True when the staging folder's owner (the pid in its name) is dead, or started after
+    the folder was made (the pid was reused)."""
+    try:
+        pid = int(stage.name.rsplit(".tmp-", 1)[1].split("-", 1)[0])
+    except (IndexError, ValueError):
+        return False  # not one of ours (or from before pids were in the name): leave it
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # alive, another user's
+    started = _process_start(pid)
+    try:
+        made = stage.stat().st_mtime
+    except OSError:
+        return False
+    return started is not None and started > made + 1.0
+
+
+def remove_stale_stages(out: str | os.PathLike) -> list[Path]:
+    """Remove the stale staging folders `.{out.name}.tmp-*` beside `out` (see module doc);
+    returns the ones removed."""
+    out = Path(out)
+    removed = []
+    if not out.parent.is_dir():
+        return removed
+    for stage in out.parent.glob(f".{glob.escape(out.name)}.tmp-*"):
+        if stage.is_dir() and _stale(stage):
+            shutil.rmtree(stage, ignore_errors=True)
+            removed.append(stage)
+    return removed
 
 
 @contextlib.contextmanager
@@ -56,8 +119,12 @@ def staged_corpus(out: str | os.PathLike, exist_ok: bool = False) -> Iterator[Pa
     """
     out = Path(out)
     check_output(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_stages(out)
+        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
+    except OSError as exc:
+        raise DataError(f"output folder {out} cannot be created: {exc.strerror or exc}") from exc
     try:
         yield stage
         os.chmod(stage, 0o755)
@@ -90,13 +157,14 @@ def write_csv(path: Path, columns: Sequence[str], rows: Sequence[dict[str, Any]]
 
 
 def write_stamp(root: Path, twin: str, params: dict[str, Any], items: int,
-                timbres: dict[str, dict[str, Any]] | None = None) -> None:
+                timbres: dict[str, dict[str, Any]] | None = None, **extra: Any) -> None:
     """Write the stamp: what rendered the corpus, with which parameters, and `timbres` —
-    {timbre name: pianox_synth.soundfont.timbre_record} of every preset it played."""
+    {timbre name: pianox_synth.soundfont.timbre_record} of every preset it played — plus any
+    `extra` top-level entries."""
     from . import __version__
 
     write_json(root / STAMP, {"twin": twin, "params": params, "items": items,
-                              "pianox_synth": __version__, "timbres": timbres or {}})
+                              "pianox_synth": __version__, "timbres": timbres or {}, **extra})
 
 
 def read_stamp(root: Path) -> dict[str, Any] | None:

@@ -10,11 +10,15 @@ performance is deterministic given the score, the parameters and the random gene
               and chord asynchrony (`chord_spread`)
     loudness  velocity = `velocity_mean` + marked dynamic x `velocity_range` + a swell over each
               phrase (`phrase_arc`) + the top note of each chord raised by `voice_balance`
-              + noise (`velocity_noise`)
+              + a slow dynamic wander over several bars (`dynamic_wander`, so unmarked
+              scores still breathe) + `high_loud` per octave above the excerpt's mean pitch
+              (a rising line grows louder) + noise (`velocity_noise`)
     length    sounding length = written length x `articulation`
-    pedal     each half bar is pedalled with probability `pedal`, pressed `pedal_lag` s after
+    pedal     each pedal unit is pedalled with probability `pedal`, pressed `pedal_lag` s after
               its start; it is released at the next change with probability `pedal_clean`,
-              else held over (blurred)
+              else held over (blurred). Units are half bars, or with `pedal_harmony` the spans
+              between harmony changes (chord onsets whose pitch classes differ from the
+              harmony before), so the pedal is changed where a pianist changes it
     errors    each note is a semitone or tone off with probability `wrong_notes`
 """
 
@@ -30,6 +34,8 @@ LEAD_IN = 0.25
 """Seconds of silence before the first note."""
 MIN_NOTE = 0.04
 """Shortest sounding note (seconds)."""
+HARMONY_OVERLAP = 0.6
+"""Jaccard index of two beats' pitch classes below which the second starts a new harmony."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,12 @@ class PerformanceParams:
     """Spectral tilt applied after rendering, -1 (dark) .. +1 (bright), see `tone.tilt`."""
     wrong_notes: float = 0.0
     """Probability that a note is played a semitone or a tone off."""
+    dynamic_wander: float = 0.0
+    """Amplitude (MIDI velocity) of a slow random dynamic curve over 4-16 bars (0 = none)."""
+    high_loud: float = 0.0
+    """Velocity added per octave above the excerpt's mean pitch (a rising line gets louder)."""
+    pedal_harmony: bool = False
+    """Change the pedal at harmony changes instead of every half bar."""
 
 
 @dataclass
@@ -90,6 +102,24 @@ class Performance:
         from pianox.midi import notes_to_midi
 
         return notes_to_midi(self.notes, self.pedal, program=0)
+
+
+def one_key_one_note(notes: np.ndarray, gap: float = 0.005, min_length: float = 0.001
+                     ) -> np.ndarray:
+    """`(N, 4)` notes without two notes of one key down at once, as a MIDI file and a piano
+    require: a second strike of a key within `gap + min_length` s of the first is dropped, and
+    every note ends `gap` s before its key is struck again (and lasts at least `min_length`
+    s). Returned sorted by onset, then pitch."""
+    notes = np.array(notes, dtype=np.float64).reshape(-1, 4)
+    notes = notes[np.lexsort((-notes[:, 1], notes[:, 0], notes[:, 2]))]
+    if len(notes) > 1:
+        same = notes[1:, 2] == notes[:-1, 2]
+        close = notes[1:, 0] - notes[:-1, 0] < gap + min_length
+        notes = notes[np.concatenate([[True], ~(same & close)])]
+        same = np.flatnonzero(notes[1:, 2] == notes[:-1, 2])
+        notes[same, 1] = np.minimum(notes[same, 1], notes[same + 1, 0] - gap)
+        notes[:, 1] = np.maximum(notes[:, 1], notes[:, 0] + min_length)
+    return notes[np.lexsort((notes[:, 2], notes[:, 0]))]
 
 
 def bars_for_seconds(score: Score, first_bar: int, seconds: float, tempo: float = 1.0) -> int:
@@ -163,23 +193,49 @@ def perform(score: Score, params: PerformanceParams, rng: np.random.Generator,
     velocity = (p.velocity_mean + p.velocity_range * 60.0 * (dyn - MF) + p.phrase_arc * 20.0 * arc
                 + np.where(top, p.voice_balance, -p.voice_balance / 3.0)
                 + rng.normal(0, p.velocity_noise, n))
+    if p.dynamic_wander:
+        bar_ql = float(np.median(np.diff(bar_starts))) if len(bar_starts) > 1 else 4.0
+        period = rng.uniform(4.0, 16.0) * bar_ql
+        velocity += p.dynamic_wander * np.sin(2 * np.pi * onset_ql / period + rng.uniform(0, 2 * np.pi))
+    if p.high_loud and n:
+        velocity += p.high_loud * (pitch - pitch.mean()) / 12.0
     velocity = np.clip(np.round(velocity), 1, 127)
     wrong = rng.random(n) < p.wrong_notes
     pitch[wrong] += rng.choice([-2, -1, 1, 2], size=int(wrong.sum()))
     pitch = np.clip(pitch, 21, 108)
     notes = np.stack([onset, offset, pitch, velocity], axis=1)
     notes = notes[np.lexsort((notes[:, 2], notes[:, 0]))]
-    pedal = _pedal(bar_starts, to_sec, p, rng)
+    units = _harmony_changes(onset_ql, pitch, bar_starts) if p.pedal_harmony else None
+    pedal = _pedal(bar_starts, to_sec, p, rng, units)
     return Performance(notes=notes, pedal=pedal, params=p, bars=(first_bar, last_bar - first_bar),
                        meta={"work": score.work.slug})
 
 
+def _harmony_changes(onset_ql: np.ndarray, pitch: np.ndarray, bar_starts: np.ndarray
+                     ) -> np.ndarray:
+    """Score times (ql) where the harmony changes: a beat whose pitch classes share under
+    `HARMONY_OVERLAP` of their union with the previous beat's (Jaccard index) starts a new
+    harmony. Returns the sorted change points, from 0 to the excerpt's end."""
+    end = float(bar_starts[-1])
+    beat_of = np.floor(onset_ql)
+    changes = [0.0]
+    previous: set[int] = set()
+    for beat in np.unique(beat_of):
+        classes = {int(x) % 12 for x in pitch[beat_of == beat]}
+        if previous and len(classes & previous) < HARMONY_OVERLAP * len(classes | previous):
+            changes.append(float(beat))
+        previous = classes
+    return np.array(sorted({0.0, *(c for c in changes if 0 < c < end)}) + [end])
+
+
 def _pedal(bar_starts: np.ndarray, to_sec, p: PerformanceParams,
-           rng: np.random.Generator) -> np.ndarray:
-    """Half-bar pedalling (see module doc) as merged `(K, 2)` intervals in seconds."""
+           rng: np.random.Generator, units: np.ndarray | None = None) -> np.ndarray:
+    """Pedalling over `units` (score times, ql; default half bars; see module doc) as merged
+    `(K, 2)` intervals in seconds."""
     from pianox.midi import merge_intervals
 
-    units = np.unique(np.concatenate([bar_starts, (bar_starts[:-1] + bar_starts[1:]) / 2]))
+    if units is None:
+        units = np.unique(np.concatenate([bar_starts, (bar_starts[:-1] + bar_starts[1:]) / 2]))
     starts, ends = to_sec(units[:-1]), to_sec(units[1:])
     intervals = []
     for i in range(len(starts)):

@@ -41,6 +41,8 @@ class Work:
     """Reference tempo in quarter notes per minute (a performer scales it)."""
     bars: int = 8
     """Bars per PercePiano-style excerpt."""
+    genre: str = ""
+    """How docs/data.md groups it (empty: from the title, see `genre_of`)."""
 
 
 CATALOGUE: tuple[Work, ...] = (
@@ -136,17 +138,55 @@ CATALOGUE: tuple[Work, ...] = CATALOGUE + tuple(
     Work(slug, composer, title, path, qpm, 8) for slug, composer, title, path, qpm in MOVEMENTS)
 
 
-def work_order(seed: int, tag: str, splits: tuple[str, ...] = ("train", "validation", "test")
-               ) -> list[int]:
-    """Indices of the catalogue works whose fixed split (pianox.holdout.work_split) is in
+MADRIGALS = """
+3.1 3.2 3.3 3.4 3.5 3.6 3.7 3.8 3.9 3.10 3.11 3.12 3.13 3.14 3.15 3.16 3.17 3.18 3.19 3.20
+4.1 4.2 4.3 4.4 4.5 4.6 4.7 4.8 4.9 4.10 4.11 4.12 4.13 4.14 4.15 4.16 4.17 4.18 4.19 4.20
+5.1 5.2 5.3 5.4 5.5 5.6 5.7 5.8
+"""
+"""Monteverdi's madrigals in music21's corpus (books 3-5), five voices played as piano
+reductions like the chorales."""
+
+MORE_WORKS: tuple[Work, ...] = tuple(
+    Work(f"Monteverdi_Madrigal{n}", "Claudio Monteverdi", f"Madrigal {n}",
+         f"monteverdi/madrigal.{n}", 120, 4, "madrigal (5 voices)")
+    for n in MADRIGALS.split()) + (
+    Work("Schoenberg_Op19No2", "Arnold Schoenberg", "Six Little Piano Pieces Op. 19: No. 2",
+         "schoenberg/opus19/movement2", 60, 4, "keyboard"),
+    Work("Schoenberg_Op19No6", "Arnold Schoenberg", "Six Little Piano Pieces Op. 19: No. 6",
+         "schoenberg/opus19/movement6", 50, 4, "keyboard"),
+    Work("Schubert_Lindenbaum", "Franz Schubert", "Winterreise: Der Lindenbaum",
+         "schubert/Lindenbaum", 80, 4, "song (voice and piano)"),
+    Work("RobertSchumann_Dichterliebe2", "Robert Schumann",
+         "Dichterliebe: Aus meinen Tränen spriessen", "schumann_robert/dichterliebe_no2", 60, 4,
+         "song (voice and piano)"),
+    Work("RobertSchumann_Op48No2", "Robert Schumann", "Dichterliebe Op. 48 No. 2",
+         "schumann_robert/opus48no2", 60, 4, "song (voice and piano)"),
+    Work("Handel_LasciaChioPianga", "George Frideric Handel", "Rinaldo: Lascia ch'io pianga",
+         "handel/rinaldo/Lascia_chio_pianga", 60, 4, "song (voice and piano)"),
+    Work("Verdi_LaDonnaEMobile", "Giuseppe Verdi", "Rigoletto: La donna è mobile",
+         "verdi/laDonnaEMobile", 120, 8, "song (voice and piano)"),
+    Work("Corelli_Op3No1_Grave", "Arcangelo Corelli", "Trio Sonata Op. 3 No. 1: Grave",
+         "corelli/opus3no1/1grave", 60, 4, "trio sonata (reduction)"),
+)
+"""Works the piano corpus plays beyond `CATALOGUE` (madrigals, songs, Schoenberg's Op. 19).
+They are kept out of `CATALOGUE` so the twins' seeded work orders, and so the pieces each
+existing twin plays, stay as they were."""
+
+PIANO_CATALOGUE: tuple[Work, ...] = CATALOGUE + MORE_WORKS
+"""Every work the piano corpus (pianox_synth.piano_corpus) draws from."""
+
+
+def work_order(seed: int, tag: str, splits: tuple[str, ...] = ("train", "validation", "test"),
+               catalogue: tuple[Work, ...] = CATALOGUE) -> list[int]:
+    """Indices of the `catalogue` works whose fixed split (pianox.holdout.work_split) is in
     `splits`, in an order seeded by (seed, tag) that starts with the first work of each split
     other than train, so a corpus of len(splits) or more works has every split it asks for.
     A work's split never depends on this order."""
     from .corpus import item_rng
 
-    order = [int(i) for i in item_rng(seed, tag).permutation(len(CATALOGUE))
-             if work_split(CATALOGUE[i].corpus_path) in splits]
-    firsts = [next(i for i in order if work_split(CATALOGUE[i].corpus_path) == split)
+    order = [int(i) for i in item_rng(seed, tag).permutation(len(catalogue))
+             if work_split(catalogue[i].corpus_path) in splits]
+    firsts = [next(i for i in order if work_split(catalogue[i].corpus_path) == split)
               for split in splits if split != "train"]
     return firsts + [i for i in order if i not in firsts]
 

@@ -1,7 +1,10 @@
-"""Twin sources `maestro_twin`, `percepiano_twin`, `egmd_twin`: render once, then read as real.
+"""Twin sources `maestro_twin`, `percepiano_twin`, `egmd_twin`, `piano_corpus`: render once,
+then read as real.
 
 Each is the real reader with four more Config fields (`cache_dir`, `minutes`, `seed`,
-`soundfont`; PercePiano's twin also `performers`). The corpus is rendered at `sample_rate`
+`soundfont`; PercePiano's twin also `performers`); `piano_corpus` is the maestro reader over
+the piano training corpus (`pianox_synth.piano_corpus`) with `hours`, `soundfonts`,
+`acoustics`, `etude_share` and `render_splits` instead. The corpus is rendered at `sample_rate`
 into `cache_dir` — by default `${XDG_CACHE_HOME:-~/.cache}/pianox/<twin>-<hash of the render
 parameters>` — the first time examples are asked for, atomically (so concurrent processes,
 e.g. DDP ranks, at worst render twice and keep one). `root` must be left empty: the twin
@@ -13,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -102,16 +105,20 @@ class _Twin:
         if not (root / STAMP).is_file():
             from . import synthesize
 
-            options = {"minutes": self.config.minutes, "sample_rate": self.config.sample_rate,
-                       "soundfont": self.config.soundfont or None, "seed": self.config.seed,
-                       "jobs": self.config.jobs, "exist_ok": True}
-            if hasattr(self.config, "performers"):
-                options["performers"] = self.config.performers
-            if getattr(self.config, "program", 0):
-                options["program"] = self.config.program
-            synthesize(self.TWIN, root, **options)
+            synthesize(self.TWIN, root, exist_ok=True, **self._synth_options())
         self._root = root
         return root
+
+    def _synth_options(self) -> dict[str, Any]:
+        """Keyword options of `pianox_synth.synthesize` for this twin's Config."""
+        options = {"minutes": self.config.minutes, "sample_rate": self.config.sample_rate,
+                   "soundfont": self.config.soundfont or None, "seed": self.config.seed,
+                   "jobs": self.config.jobs}
+        if hasattr(self.config, "performers"):
+            options["performers"] = self.config.performers
+        if getattr(self.config, "program", 0):
+            options["program"] = self.config.program
+        return options
 
 
 class MaestroTwin(_Twin, MaestroSource):
@@ -156,3 +163,61 @@ class PercePianoTwin(_Twin, PercePianoSource):
     class Config(PercePianoSource.Config, TwinFields):
         performers: int = 0
         """Synthetic performers (0: 4 below 10 minutes, else 10)."""
+
+
+class PianoCorpus(_Twin, MaestroSource):
+    """The piano training corpus (pianox_synth.piano_corpus) rendered into the cache on first
+    use and read by the maestro reader: works and études on several SoundFonts and rooms."""
+
+    name = "piano_corpus"
+    TWIN = "piano"
+
+    @dataclass
+    class Config(MaestroSource.Config):
+        cache_dir: str = ""
+        """Where the corpus is rendered (empty: a folder per render parameters under the user
+        cache)."""
+        hours: float = 1.0
+        """Hours of music to render."""
+        seed: int = 0
+        soundfonts: list[str] = field(default_factory=list)
+        """.sf2/.sf3 paths or the names timgm6mb, musescore (Debian
+        musescore-general-soundfont-small), csound (Debian csound-soundfont); empty: TimGM6mb."""
+        acoustics: bool = True
+        """Rooms, microphone colour, noise, level and detuning per performance (false: dry)."""
+        etude_share: float = 0.25
+        """Share of the hours given to generated études."""
+        render_splits: list[str] = field(default_factory=lambda: ["train", "validation", "test"])
+        """Render only these splits' works (["test"]: a held-out timbre's test set)."""
+        jobs: int = 0
+        """Render processes (0 = one per CPU)."""
+
+        def validate(self) -> None:
+            super().validate()
+            if not self.hours > 0:
+                raise ValueError(f"hours = {self.hours} must be positive")
+            if not 0.0 <= self.etude_share <= 1.0:
+                raise ValueError(f"etude_share = {self.etude_share} is outside 0..1")
+            bad = [s for s in self.render_splits if s not in ("train", "validation", "test")]
+            if bad or not self.render_splits:
+                raise ValueError(f"render_splits = {self.render_splits}: expected some of "
+                                 f"train, validation, test")
+
+    def _render_params(self) -> dict[str, Any]:
+        from . import __version__
+        from .render import resolve_soundfont
+
+        cfg = self.config
+        fonts = [resolve_soundfont(s) for s in (cfg.soundfonts or [""])]
+        return {"twin": self.TWIN, "hours": cfg.hours, "seed": cfg.seed,
+                "sample_rate": cfg.sample_rate, "acoustics": cfg.acoustics,
+                "etude_share": cfg.etude_share, "render_splits": sorted(cfg.render_splits),
+                "soundfonts": [[str(f), f.stat().st_size] for f in fonts],
+                "pianox_synth": __version__}
+
+    def _synth_options(self) -> dict[str, Any]:
+        cfg = self.config
+        return {"hours": cfg.hours, "sample_rate": cfg.sample_rate, "seed": cfg.seed,
+                "soundfonts": list(cfg.soundfonts), "acoustics": cfg.acoustics,
+                "etude_share": cfg.etude_share, "splits": list(cfg.render_splits),
+                "jobs": cfg.jobs}

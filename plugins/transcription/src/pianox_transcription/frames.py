@@ -20,6 +20,10 @@ from pianox.decode import frames_to_notes
 from .tokens import MIN_PITCH, NUM_PITCHES
 
 CHANNELS = ("onset", "frame", "offset", "velocity")
+PRIOR_LOGITS = (-4.6, -3.0, -4.6, 0.0)
+"""Initial output biases: sigmoid gives ~1 % onset/offset and ~5 % frame activity per key and
+frame (about what piano music has over 88 keys), so training does not first spend its steps
+pushing every posterior down from 0.5."""
 
 
 class FrameHead(nn.Module):
@@ -34,6 +38,9 @@ class FrameHead(nn.Module):
         self.expand = nn.Linear(hidden, tstride * frame_hidden)
         self.conv = nn.Conv1d(frame_hidden, frame_hidden, kernel_size=5, padding=2)
         self.out = nn.Linear(frame_hidden, len(CHANNELS) * NUM_PITCHES)
+        with torch.no_grad():  # start at the events' rarity, not at p = 0.5 for every key and frame
+            self.out.bias.view(len(CHANNELS), NUM_PITCHES).copy_(
+                torch.tensor(PRIOR_LOGITS, dtype=torch.float32)[:, None].expand(-1, NUM_PITCHES))
 
     def forward(self, grid: torch.Tensor, num_frames: int) -> dict[str, torch.Tensor]:
         B, Fp, Tp, D = grid.shape
