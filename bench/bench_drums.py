@@ -51,7 +51,11 @@ def _random_model() -> TrainedDrums:
     table = features_table(StageSpec("kaldi", KaldiFeatures, features.config))
     decoding = Decoding(task.classes, np.full(task.classes.count, 0.5, np.float32), task.min_distance,
                         features.frame_rate, 512, 256, table)
-    return TrainedDrums(Path("."), Path("."), None, features, model, head, task, decoding, False)
+    from pianox.inference.models import LoadedModel
+    from pianox.stages import Stages
+
+    stages = Stages(source=None, features=features, model=model, task=task, backend=None)
+    return TrainedDrums(LoadedModel(Path("."), Path("."), None, stages, model, head), features, decoding, False)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The `pianox` command line: run, plugins (and the subcommands each domain adds)."""
+"""The `pianox` command line: run, eval, plugins, models (and the subcommands each domain adds)."""
 
 from __future__ import annotations
 
@@ -27,9 +27,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from . import atomic
+    from .inference.outputs import check_file
     from .trained import evaluate_run
 
-    report = evaluate_run(args.run, args.split, args.set)
+    if args.out is not None:  # before any work: a report that cannot be written stops us now
+        check_file(args.out, args.overwrite, "report")
+    report = evaluate_run(args.run, args.split, args.set, device=args.device, batch_size=args.batch_size)
     text = json.dumps(report, indent=2)
     if args.out:
         atomic.write_text(args.out, text + "\n")
@@ -99,13 +102,17 @@ def build_parser(plugin_commands: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
 
+    from .inference.options import add_output_file, add_running
+
     p = sub.add_parser("eval", help="evaluate a finished run on a split, optionally of another source")
-    p.add_argument("run", help="run directory (or a checkpoint folder inside one)")
-    p.add_argument("--split", default="test", help="source split to evaluate (default test)")
-    p.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE",
+    g = p.add_argument_group("inputs and model")
+    g.add_argument("run", metavar="MODEL", help="a run directory, a checkpoint folder inside one, or a model "
+                                                "folder (its recorded source is evaluated)")
+    g.add_argument("--split", default="test", help="source split to evaluate (default test)")
+    g.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE",
                    help="override the recorded experiment, e.g. --set source.program=2")
-    p.add_argument("-o", "--out", help="also write the report as JSON to this file")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_output_file(p, "also write the report as JSON to this file (checked before any work)")
+    add_running(p, jobs=False, quiet=False, recorded=True)
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("plugins", help="list every plugin found (and load errors)")
@@ -114,6 +121,9 @@ def build_parser(plugin_commands: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--no-load", action="store_true", help="read metadata only; do not import plugins")
     p.set_defaults(func=_cmd_plugins)
 
+    from .cli_models import register as add_models
+
+    add_models(sub)
     if plugin_commands:
         _add_plugin_commands(sub)
     return parser
@@ -124,7 +134,7 @@ COMMANDS_GROUP = "pianox.commands"
 commands, and each task's inference command, come this way)."""
 
 
-BUILTIN_COMMANDS = ("run", "eval", "plugins")
+BUILTIN_COMMANDS = ("run", "eval", "plugins", "models")
 """Commands of the core; naming one (or none: --version, --help) imports no command plugin."""
 
 

@@ -25,7 +25,7 @@ from . import registry
 from .api import GROUPS
 from .errors import ConfigError, PianoxError
 from .schema import Where, build, to_table
-from .train.settings import EvalConfig, RunConfig, TrainConfig
+from .settings import EvalConfig, RunConfig, TrainConfig
 
 if sys.version_info >= (3, 11):
     import tomllib

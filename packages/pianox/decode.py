@@ -133,6 +133,8 @@ def pick_peaks(posteriors: np.ndarray, threshold: float | np.ndarray = 0.5, min_
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`pick_peaks_reference` in the compiled core (same arguments and results)."""
     p = _as_posteriors(posteriors, "posteriors")
+    if p.shape[0] == 0:  # no frames (a file of a few samples): no peaks
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
     if _core is None or not hasattr(_core, "pick_peaks"):
         _fallback_warning()
         return pick_peaks_reference(p, threshold, min_distance)
@@ -154,6 +156,8 @@ def frames_to_notes(onsets: np.ndarray, frames: np.ndarray, frame_rate: float, *
         return frames_to_notes_reference(onsets, frames, frame_rate, **kwargs)
     on = _as_posteriors(onsets, "onsets")
     fr = _as_posteriors(frames, "frames")
+    if on.shape[0] == 0 and fr.shape == on.shape:  # no frames: no notes
+        return np.zeros((0, 4))
     shapes = {a.shape for a in (on, fr, offsets, velocities) if a is not None}
     if len(shapes) != 1:
         raise ValueError(f"onsets, frames, offsets and velocities must share one (T, P) shape, got {sorted(shapes)}")

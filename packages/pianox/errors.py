@@ -53,3 +53,9 @@ class BackendError(PianoxError):
 
 class InferenceError(PianoxError):
     """A trained model gave unusable output (NaN or inf) for an input, naming the input."""
+
+
+class OutputError(PianoxError):
+    """An output that cannot be written as asked: it exists (without --overwrite), its folder is
+    a file or lies under one, or the folder is not writable. Names the path; raised before any
+    model work."""

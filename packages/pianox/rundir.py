@@ -1,7 +1,7 @@
 """The run directory `<output_dir>/<name>-<hash8>/` and its lifecycle.
 
     config.toml      resolved experiment (written once, atomically)
-    status.json      {"state": "running" | "finished" | "failed", ...}
+    status.json      {"state": "running" | "finished" | "failed", "commit", "experiment", ...}
     metrics.jsonl    one JSON object per logged step / evaluation
     history.json     per-epoch summary (train loss, val metrics, lr, time)
     checkpoints/     last/, best/ (and step-N/ when keep_last > 0)
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,21 @@ from typing import Any
 from . import atomic
 from .errors import RunError
 from .runlock import LOCK_NAME, RunLock
+
+
+def git_commit(where: Path | None = None) -> str | None:
+    """The git commit of the checkout holding pianox (or `where`), with "+dirty" when tracked
+    files differ from it; None outside a git checkout or without git."""
+    folder = str(where or Path(__file__).resolve().parent)
+    try:
+        head = subprocess.run(["git", "-C", folder, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", folder, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.returncode == 0 and dirty.stdout.strip() else "")
 
 
 @dataclass
@@ -39,6 +55,8 @@ class RunDir:
     """False on data-parallel ranks other than 0: their writes are skipped."""
     lock: RunLock | None = field(default=None, repr=False, compare=False)
     """Held from `open` until `close` (or the process's end): no other process may use the run."""
+    provenance: dict[str, Any] = field(default_factory=dict, compare=False)
+    """What produced the run ({"commit", "experiment"}), written into every status.json."""
 
     @property
     def checkpoints(self) -> Path:
@@ -114,7 +132,7 @@ class RunDir:
     def set_status(self, state: str, **extra: Any) -> None:
         if not self.writable:
             return
-        payload = {"state": state, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra}
+        payload = {"state": state, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **self.provenance, **extra}
         atomic.write_text(self.path / "status.json", json.dumps(payload, indent=2) + "\n")
 
     # -- metrics ---------------------------------------------------------------------------

@@ -7,8 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from .config import Experiment, load_experiment
-from .errors import ConfigError, PianoxError
-from .rundir import RunDir
+from .errors import PianoxError
+from .rundir import RunDir, git_commit
+from .stages import build_stages
+
+__all__ = ["RunContext", "build_stages", "ensure_run", "run_dir_for", "run_experiment", "run_file"]
 
 
 @dataclass
@@ -21,36 +24,6 @@ class RunContext:
     model: Any
     head: Any
     results: dict[str, float]
-
-
-def build_stages(exp: Experiment) -> Any:
-    """Instantiate backend, source, features, model and task through the registry, seeded.
-
-    A plugin that rejects its config with ValueError becomes a ConfigError naming the table.
-    """
-    from .train.engine import Stages
-    from .train.seed import seed_everything
-
-    seed_everything(exp.run.seed)  # model initialisation draws from the global RNGs
-
-    def make(stage: str, **kwargs: Any) -> Any:
-        spec = exp.stages[stage]
-        try:
-            return spec.build(**kwargs)
-        except PianoxError:
-            raise
-        except ValueError as exc:
-            where = f"{exp.path or '<config>'}, [{stage}] kind = {spec.kind!r}"
-            raise ConfigError(f"{where}: {exc}") from exc
-
-    backend = make("backend")
-    source = make("source")
-    features = make("features")
-    model = make("model", num_bins=features.num_bins)
-    if hasattr(model, "attention_impl"):
-        model.attention_impl = backend.attention
-    task = make("task")
-    return Stages(source=source, features=features, model=model, task=task, backend=backend)
 
 
 def run_dir_for(exp: Experiment) -> Path:
@@ -79,6 +52,7 @@ def run_experiment(exp: Experiment, *, force: bool = False, resume: bool = False
         if world.is_main:
             try:
                 run = owned = RunDir.open(root, exp.dumps(), force=force, resume=resume)
+                run.provenance = {"commit": git_commit(), "experiment": str(exp.path) if exp.path else None}
             except PianoxError as exc:
                 error = exc
         run, error = distributed.broadcast(world, (run, error))  # every rank fails alike

@@ -1,99 +1,35 @@
-"""Reopen a finished run: find its experiment and checkpoint, rebuild the stages, load weights.
+"""Reopen a finished run for evaluation (`pianox eval`): rebuild it with its source, score a split.
 
-`locate(path)` accepts a run directory (config.toml + checkpoints/best) or a checkpoint folder
-inside one (`<run>/checkpoints/step-120`). `load_run(path)` rebuilds the five stages from the
-recorded experiment (with `--set` style overrides, e.g. another source split or kit) and loads
-the checkpoint into the encoder and the task head. The encoder's `[model] init` is dropped: the
-checkpoint holds every weight, and the pretraining run it names may be gone.
-
-Every task's inference (`pianox rate`, `transcribe`, `drums`) and `pianox eval` load runs
-through here, so a wrong path, a run of another task or weights of the wrong shape fail the
-same way everywhere: one CheckpointError naming the path.
+Loading goes through `pianox.inference.models` — the one loader every command that runs a
+trained model uses — so a wrong path, a run of another task or weights of the wrong shape fail
+the same way everywhere: one CheckpointError naming the path. `load_run(path)` is
+`load_model(path, with_source=True)`: the stages rebuilt from the recorded experiment (with
+`--set` style overrides, e.g. another source split or kit) and the checkpoint loaded into the
+encoder and the task head.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import CheckpointError, ConfigError, PianoxError
+from .errors import CheckpointError, ConfigError
+from .inference.models import LoadedModel, load_experiment_of, load_model, locate
 
+LoadedRun = LoadedModel
+"""A finished run rebuilt for evaluation (see `pianox.inference.models.LoadedModel`)."""
 
-@dataclass
-class LoadedRun:
-    """A finished run rebuilt for inference or evaluation (modules in eval mode on the backend's device)."""
-
-    path: Path
-    checkpoint: Path
-    experiment: Any
-    stages: Any
-    model: Any
-    head: Any
-
-    @property
-    def device(self) -> Any:
-        return self.stages.backend.device
-
-
-def locate(path: str | Path) -> tuple[Path, Path]:
-    """(run directory, checkpoint folder) for a run directory or a checkpoint folder inside one."""
-    from .train.checkpoint import WEIGHTS
-
-    p = Path(path).expanduser()
-    if (p / "config.toml").is_file():
-        return p, p / "checkpoints" / "best"
-    if (p / WEIGHTS).is_file() and (p.parent.parent / "config.toml").is_file():
-        return p.parent.parent, p
-    if not p.exists():
-        raise CheckpointError(f"{p}: no such run directory or checkpoint")
-    raise CheckpointError(f"{p} is neither a run directory (config.toml + checkpoints/best) nor a "
-                          f"checkpoint folder inside one")
-
-
-def load_experiment_of(path: str | Path, overrides: Sequence[str] = (), *,
-                       task: str | None = None) -> tuple[Path, Path, Any]:
-    """(run directory, checkpoint folder, experiment) of the run at `path`, with `overrides`
-    applied and the encoder's `init` cleared; `task` checks the run trained that task."""
-    from .config import load_experiment
-    from .train.checkpoint import WEIGHTS
-
-    run_dir, checkpoint = locate(path)
-    try:
-        exp = load_experiment(run_dir / "config.toml", list(overrides))
-    except PianoxError as exc:
-        raise CheckpointError(f"{run_dir}: cannot rebuild its experiment: {exc}") from exc
-    kind = exp.stages["task"].kind
-    if task is not None and kind != task:
-        raise CheckpointError(f"{run_dir} is a {kind!r} run, not a {task!r} run")
-    model_cfg = exp.stages["model"].config
-    if getattr(model_cfg, "init", ""):
-        model_cfg.init = ""
-    if not (checkpoint / WEIGHTS).is_file():
-        raise CheckpointError(f"{run_dir}: no trained weights at {checkpoint / WEIGHTS} "
-                              f"(did the run evaluate at least once?)")
-    return run_dir, checkpoint, exp
+__all__ = ["LoadedRun", "evaluate_run", "heldout_timbre", "load_experiment_of", "load_run", "locate"]
 
 
 def load_run(path: str | Path, overrides: Sequence[str] = (), *, task: str | None = None,
-             backend: str | None = None) -> LoadedRun:
-    """Rebuild the run at `path` and load its weights (see module doc).
+             backend: str | None = None, device: str | None = None) -> LoadedModel:
+    """Rebuild the run at `path` with its source and load its weights (see module doc).
 
     `overrides` are `TABLE.KEY=VALUE` strings applied to the recorded experiment; `backend`
-    replaces the recorded `[backend] kind` (e.g. "cpu" for inference on another machine).
-    """
-    from .runner import build_stages
-    from .train.checkpoint import load_weights
-
+    replaces the recorded `[backend] kind` (e.g. "cpu"), `device` the device ("cuda:1")."""
     extra = [f"backend.kind={backend}"] if backend else []
-    run_dir, checkpoint, exp = load_experiment_of(path, [*overrides, *extra], task=task)
-    stages = build_stages(exp)
-    head = stages.task.build_head(stages.model, stages.features)
-    load_weights(checkpoint, {"model": stages.model, "head": head})
-    device = stages.backend.device
-    model = stages.model.to(device).eval()
-    head = head.to(device).eval()
-    return LoadedRun(run_dir, checkpoint, exp, stages, model, head)
+    return load_model(path, task=task, overrides=[*overrides, *extra], device=device, with_source=True)
 
 
 def heldout_timbre(loaded: LoadedRun, overrides: Sequence[str], split: str) -> dict[str, Any] | None:
@@ -111,20 +47,28 @@ def heldout_timbre(loaded: LoadedRun, overrides: Sequence[str], split: str) -> d
     return timbre_report(training, loaded.stages.source, split)
 
 
-def evaluate_run(path: str | Path, split: str = "test", overrides: Sequence[str] = ()
-                 ) -> dict[str, Any]:
-    """The task's metrics of the run at `path` on `split` of its (possibly overridden) source.
+def evaluate_run(path: str | Path, split: str = "test", overrides: Sequence[str] = (), *,
+                 device: str | None = None, batch_size: int | None = None) -> dict[str, Any]:
+    """The task's metrics of the run at `path` on `split` of its (possibly overridden) source,
+    on `device` (None: the recorded backend) with `batch_size` examples per batch (None: the
+    run's [eval] batch_size).
 
     Returns {"run", "checkpoint", "split", "examples", "total", "sampled", "overrides",
     "metrics"} (+ "sample_seed" when [eval] test_sample scored a seeded sample).
+    InferenceError naming the run when the model's output is not finite.
     """
     from .api import SPLITS
     from .train.engine import evaluate_split
 
     if split not in SPLITS:
         raise ConfigError(f"--split {split!r}: expected one of {', '.join(SPLITS)}")
-    loaded = load_run(path, overrides)
-    info, metrics = evaluate_split(loaded.stages, loaded.experiment, loaded.model, loaded.head, split)
+    if batch_size is not None and batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
+    loaded = load_run(path, overrides, device=device)
+    if batch_size is not None:
+        loaded.experiment.eval.batch_size = batch_size
+    info, metrics = evaluate_split(loaded.stages, loaded.experiment, loaded.model, loaded.head, split,
+                                   source=f"{loaded.path} ({split} split)")
     if not info["examples"]:
         raise CheckpointError(f"{loaded.path}: the source has no {split!r} examples"
                               + (f" with {' '.join(overrides)}" if overrides else ""))

@@ -72,15 +72,19 @@ def test_pianox_drums_writes_midi_chart_and_csv(tiny_run, tmp_path, capsys):
 
 def test_pianox_drums_refuses_to_overwrite_and_checks_its_arguments(tiny_run, tmp_path, capsys):
     audio = str(_audio(tiny_run))
+    stem = _audio(tiny_run).stem
     out = str(tmp_path)
     assert main(["drums", audio, "--model", str(tiny_run.path), "-o", out, "--format", "csv"]) == 0
-    assert main(["drums", audio, "--model", str(tiny_run.path), "-o", out, "--format", "csv"]) == 2
-    assert "exists; pass --overwrite" in capsys.readouterr().err
+    # refusing to overwrite: one error type (OutputError) and exit code 1 for every command
+    assert main(["drums", audio, "--model", str(tiny_run.path), "-o", out, "--format", "csv"]) == 1
+    err = capsys.readouterr().err
+    assert "already exist" in err and "pass --overwrite" in err and f"{stem}.csv" in err
     assert main(["drums", audio, "--model", str(tiny_run.path), "-o", out, "--format", "csv", "--overwrite"]) == 0
     assert main(["drums", audio, "--model", str(tiny_run.path), "-o", out, "--format", "wav"]) == 2
     assert "unknown output format(s) wav" in capsys.readouterr().err
-    assert main(["drums", audio, "-o", out, "--format", "midi"]) == 2
-    assert "--model RUN_OR_DIR" in capsys.readouterr().err
+    # no --model: the shipped default, and a clear error when none is installed
+    assert main(["drums", audio, "-o", out, "--format", "midi"]) == 1
+    assert "no shipped drums model is installed" in capsys.readouterr().err
     assert main(["drums", str(tmp_path / "missing.wav"), "--model", str(tiny_run.path), "-o", out]) == 1
     assert "audio file not found" in capsys.readouterr().err
     assert main(["drums", audio, "--model", str(tmp_path), "-o", out, "--format", "midi"]) == 1

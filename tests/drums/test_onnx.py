@@ -67,5 +67,8 @@ def test_pianox_drums_with_onnx_matches_the_torch_model(tiny_run, exported, tmp_
 
 
 def test_export_refuses_to_overwrite(tiny_run, exported, capsys):
-    assert main(["drums-export", str(tiny_run.path), "-o", str(exported[0])]) == 2
-    assert "exists; pass --overwrite" in capsys.readouterr().err
+    # one error type (OutputError) and exit code 1 for every refusal to overwrite
+    before = exported[0].read_bytes()
+    assert main(["drums-export", str(tiny_run.path), "-o", str(exported[0])]) == 1
+    assert f"{exported[0]} exists; pass --overwrite" in capsys.readouterr().err
+    assert exported[0].read_bytes() == before

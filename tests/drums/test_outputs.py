@@ -6,12 +6,13 @@ import csv
 
 import mido
 import numpy as np
+import pretty_midi
 import pytest
 
-from pianox.errors import ConfigError, DataError
+from pianox.errors import ConfigError, DataError, OutputError
 from pianox_drums.chart import chart_notes, read_chart, render_chart
 from pianox_drums.classes import drum_classes
-from pianox_drums.outputs import hits_to_midi, write_outputs
+from pianox_drums.outputs import write_outputs
 from pianox_drums.tempo import TempoMap, beat_phase, estimate_tempo, grid_beats
 
 CLASSES = drum_classes("8-hit")  # kick snare toms hihat ride ride_bell crash clave
@@ -28,10 +29,13 @@ def test_midi_uses_gm_pitches_on_channel_10(tmp_path):
     ons = [m for track in mf.tracks for m in track if m.type == "note_on" and m.velocity > 0]
     assert {m.channel for m in ons} == {9}
     assert sorted(m.note for m in ons) == sorted([36, 42, 42, 38, 42, 48, 49, 36, 51, 53, 75])
-    pm = hits_to_midi(HITS, CLASSES)
+    pm = pretty_midi.PrettyMIDI(str(paths["midi"]))  # read back by an independent parser
+    assert len(pm.instruments) == 1 and pm.instruments[0].is_drum
     notes = sorted(pm.instruments[0].notes, key=lambda n: (n.start, n.pitch))
-    assert pm.instruments[0].is_drum
-    np.testing.assert_allclose([n.start for n in notes], sorted(HITS[:, 0]), atol=2e-3)
+    expected = sorted((float(t), CLASSES.pitches[int(c)], int(np.clip(round(v), 1, 127))) for t, c, v in HITS[:, :3])
+    np.testing.assert_allclose([n.start for n in notes], [e[0] for e in expected], atol=2e-3)
+    np.testing.assert_allclose([n.end - n.start for n in notes], 0.1, atol=2e-3)
+    assert sorted((n.pitch, n.velocity) for n in notes) == sorted((e[1], e[2]) for e in expected)
     assert [n.velocity for n in notes][:2] == [100, 70]
 
 
@@ -80,7 +84,7 @@ def test_csv_and_refusing_to_overwrite(tmp_path):
     assert len(rows) == len(HITS) and rows[0] == {"time_s": "0.5000", "class": "0", "class_name": "kick",
                                                   "midi_pitch": "36", "velocity": "100", "confidence": "0.9000"}
     before = paths["midi"].read_bytes()
-    with pytest.raises(ConfigError, match=r"s\.mid exists; pass --overwrite"):
+    with pytest.raises(OutputError, match=r"s\.mid.*; pass --overwrite"):
         write_outputs(HITS[:2], CLASSES, tmp_path, "s", ["midi", "csv"], tempo)
     assert paths["midi"].read_bytes() == before  # nothing written when one target exists
     write_outputs(HITS[:2], CLASSES, tmp_path, "s", ["csv", "midi"], tempo, overwrite=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from pianox.errors import RunError
+from pianox.errors import OutputError
 from pianox_transcription.metrics import frame_roll, mean_metrics, note_metrics
 from pianox_transcription.outputs import check_free, write_transcription
 from pianox_transcription.pieces import Pieces, piece_of
@@ -76,10 +76,10 @@ def test_outputs_round_trip_and_refuse_to_overwrite(tmp_path):
     rows = np.loadtxt(csv, delimiter=",", skiprows=1)
     assert csv.read_text().splitlines()[0] == "start_s,end_s,pitch,velocity" and np.allclose(rows, REF)
     before = csv.read_text()
-    with pytest.raises(RunError, match="--overwrite"):
+    with pytest.raises(OutputError, match="--overwrite"):
         write_transcription(REF[:1], tmp_path / "out", "take")
     assert csv.read_text() == before  # nothing was touched
     write_transcription(REF[:1], tmp_path / "out", "take", overwrite=True)
     assert len(csv.read_text().splitlines()) == 2
-    with pytest.raises(RunError, match="same outputs"):
+    with pytest.raises(OutputError, match="same outputs"):
         check_free(tmp_path / "other", ["a", "b", "a"])

@@ -8,7 +8,7 @@ import pretty_midi
 import pytest
 
 from pianox.cli import main
-from pianox.errors import ConfigError, RunError
+from pianox.errors import ConfigError, OutputError
 from pianox.midi import notes_to_midi, write_midi
 from pianox_synth.scores import MF, Score, Work
 from pianox_transcription.notation.evaluate import parse_back, score_excerpt
@@ -171,7 +171,7 @@ def test_formats_and_refusal_to_overwrite(tmp_path):
     assert sorted(p.name for p in paths.values()) == ["take.csv", "take.mid", "take.musicxml"]
     assert pretty_midi.PrettyMIDI(str(paths["midi"])).get_tempo_changes()[0].size > 1  # a tempo map
     before = paths["musicxml"].read_bytes()
-    with pytest.raises(RunError, match="--overwrite"):
+    with pytest.raises(OutputError, match="--overwrite"):
         write_outputs(ex.notes[:5], tmp_path, "take", ("musicxml",))
     assert paths["musicxml"].read_bytes() == before
     write_outputs(ex.notes[:5], tmp_path, "take", ("musicxml",), overwrite=True)

@@ -5,24 +5,37 @@ Functions mirror the APIs users already know: `kaldi_fbank` (torchaudio.complian
 fused variants that normalise and patchify in the same pass. Numpy arrays and CPU tensors run
 in `pianox._core` (threads, GIL released, zero-copy); other devices, grad-tracking tensors and
 builds without the core use the pure-torch reference in `pianox.features.reference`.
-The stage plugins (`kaldi`, `mel`) live in `pianox.features.plugins`.
+The stage plugins (`KaldiFeatures`, `MelFeatures`) live in `pianox.features.plugins`.
+
+Names are imported on first use (PEP 562), so `import pianox.features` imports no torch:
+
+    from pianox.features import kaldi_fbank, KaldiFeatures
 """
 
 from __future__ import annotations
 
-from .frontend import FeatureInputError, patchify
-from .kaldi import kaldi_fbank, kaldi_fbank_patches
-from .mel import log_melspectrogram, melspectrogram, melspectrogram_patches, power_to_db
-from .spec import FrontSpec
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "FeatureInputError",
-    "FrontSpec",
-    "kaldi_fbank",
-    "kaldi_fbank_patches",
-    "log_melspectrogram",
-    "melspectrogram",
-    "melspectrogram_patches",
-    "patchify",
-    "power_to_db",
-]
+_EXPORTS = {
+    "FeatureInputError": "frontend", "patchify": "frontend",
+    "kaldi_fbank": "kaldi", "kaldi_fbank_patches": "kaldi",
+    "log_melspectrogram": "mel", "melspectrogram": "mel", "melspectrogram_patches": "mel", "power_to_db": "mel",
+    "FrontSpec": "spec",
+    "KaldiFeatures": "plugins", "MelFeatures": "plugins",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -18,15 +18,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from .. import atomic
+from ..checkpoint import WEIGHTS, load_weights
+from ..checkpoint import unwrap as _unwrap
 from ..errors import CheckpointError
 
-WEIGHTS = "model.safetensors"
 STATE = "state.pt"
 META = "meta.json"
+
+__all__ = ["META", "STATE", "WEIGHTS", "load_state", "load_weights", "prune", "read_meta", "rng_state", "save",
+           "set_rng_state"]  # weights are read in pianox.checkpoint (inference needs no training code)
 
 
 def rng_state() -> dict[str, Any]:
@@ -87,39 +90,6 @@ def _dedupe(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out[k] = v.clone() if ptr in seen else v
         seen.add(ptr)
     return out
-
-
-def _unwrap(module: torch.nn.Module) -> torch.nn.Module:
-    """The module inside DDP / torch.compile wrappers."""
-    module = getattr(module, "module", module)
-    return getattr(module, "_orig_mod", module)
-
-
-def load_weights(path: Path, modules: dict[str, torch.nn.Module], *, strict: bool = True) -> None:
-    """Load "prefix.*" tensors of `path`/model.safetensors into each module; shape or key
-    mismatches are CheckpointErrors naming the file and the keys."""
-    file = path / WEIGHTS
-    if not file.exists():
-        raise CheckpointError(f"no {WEIGHTS} in checkpoint {path}")
-    try:
-        tensors = load_file(str(file))
-    except (SafetensorError, OSError) as exc:
-        raise CheckpointError(f"cannot read {file}: {exc}") from exc
-    for prefix, module in modules.items():
-        module = _unwrap(module)
-        own = module.state_dict()
-        got = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
-        for k, v in got.items():
-            if k in own and own[k].shape != v.shape:
-                raise CheckpointError(f"{file}: {prefix}.{k} has shape {tuple(v.shape)}, "
-                                      f"the model expects {tuple(own[k].shape)}")
-        missing = sorted(set(own) - set(got))
-        unexpected = sorted(set(got) - set(own))
-        if strict and (missing or unexpected):
-            raise CheckpointError(f"{file} does not fit the {prefix}: missing {missing[:5]}"
-                                  f"{'...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}"
-                                  f"{'...' if len(unexpected) > 5 else ''}")
-        module.load_state_dict(got, strict=strict)
 
 
 def load_state(path: Path) -> dict[str, Any]:

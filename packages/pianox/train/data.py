@@ -8,8 +8,6 @@ examples is a pure function of (seed, epoch), which is what makes resumption bit
 from __future__ import annotations
 
 import dataclasses
-import functools
-import inspect
 import zlib
 from typing import Any, Iterator, Sequence
 
@@ -19,20 +17,9 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..api import Example, Features, Task
 from ..augment import AugmentConfig, apply_features, apply_waveform
+from ..batching import features_of, frame_mask, load_waveform, pad_waveforms, to_device
 
-
-def load_waveform(example: Example, sample_rate: int) -> np.ndarray:
-    """The mono float32 waveform of `example` at `sample_rate` Hz, shape (S,)."""
-    if example.audio is not None:
-        audio = np.asarray(example.audio, dtype=np.float32)
-        if example.sample_rate is not None and example.sample_rate != sample_rate:
-            import soxr
-
-            audio = soxr.resample(audio, example.sample_rate, sample_rate).astype(np.float32)
-        return audio
-    from ..audio import load_example
-
-    return load_example(example, sample_rate)
+__all__ = ["Collate", "EpochSampler", "ExampleDataset", "features_of", "load_waveform", "make_loader", "to_device"]
 
 
 class ExampleDataset(Dataset):
@@ -61,23 +48,6 @@ class ExampleDataset(Dataset):
         return example, wave
 
 
-@functools.lru_cache(maxsize=None)
-def _takes_lengths(kind: type) -> bool:
-    try:
-        return "lengths" in inspect.signature(kind.__call__).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def features_of(features: Features, wave: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """(B, T, F) features of a zero-padded (B, S) batch whose rows hold `lengths` samples.
-    Stages that accept `lengths` pad each row past its own frames with their pad value (so a
-    row does not depend on its batch); others get the waveform alone."""
-    if _takes_lengths(type(features)):
-        return features(wave, lengths=lengths)
-    return features(wave)
-
-
 class Collate:
     """Pads waveforms to (B, S), computes features (B, T, F) and the (B, T) padding mask, then
     lets the task add its targets. Picklable, so it runs in worker processes. With
@@ -102,15 +72,10 @@ class Collate:
         if self.precomputed:
             return self._from_features(items)
         examples = [e for e, _ in items]
-        lengths = torch.tensor([len(w) for _, w in items], dtype=torch.long)
-        wave = torch.zeros(len(items), int(lengths.max()) if len(items) else 0)
-        for i, (_, w) in enumerate(items):
-            wave[i, : len(w)] = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
+        wave, lengths = pad_waveforms([w for _, w in items])
         with torch.no_grad():
             feats = features_of(self.features, wave, lengths)
-        frames = torch.tensor([self.features.num_frames(int(n)) for n in lengths], dtype=torch.long)
-        frames = frames.clamp(max=feats.shape[1])
-        padding_mask = torch.arange(feats.shape[1])[None, :] < frames[:, None]
+        frames, padding_mask = frame_mask(self.features, lengths, feats.shape[1])
         keys = [e.key for e in examples]
         feats = self._spec_augment(feats, frames, keys)
         batch = {"waveform": wave, "lengths": lengths, "features": feats, "frames": frames,
@@ -196,9 +161,3 @@ def make_loader(dataset: ExampleDataset, collate: Collate, sampler: Sampler, *, 
                       num_workers=num_workers, worker_init_fn=_seed_worker if num_workers else None,
                       generator=torch.Generator().manual_seed(seed), persistent_workers=False,
                       pin_memory=False)
-
-
-def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    """Move every tensor of a batch to `device` (other values are kept as they are)."""
-    return {k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v)
-            for k, v in batch.items()}

@@ -22,6 +22,7 @@ from torch import nn
 
 from ..errors import PianoxError, TrainingError
 from ..rundir import RunDir
+from ..stages import Stages
 from . import checkpoint as ckpt
 from .cache import CachedFeatures
 from .data import Collate, EpochSampler, ExampleDataset, make_loader, to_device
@@ -34,17 +35,6 @@ class Interrupted(PianoxError):
     """Training stopped by SIGTERM/SIGINT after saving checkpoints/last."""
 
     exit_code = 130
-
-
-@dataclass
-class Stages:
-    """The five built stages of a run."""
-
-    source: Any
-    features: Any
-    model: nn.Module
-    task: Any
-    backend: Any
 
 
 @dataclass
@@ -383,19 +373,45 @@ def eval_examples(stages: Stages, exp: Any, split: str, *, during_training: bool
 
 
 def evaluate_split(stages: Stages, exp: Any, model: nn.Module, head: nn.Module, split: str,
-                   cache: dict[str, CachedFeatures] | None = None, *, during_training: bool = False
-                   ) -> tuple[dict[str, Any], dict[str, Any]]:
+                   cache: dict[str, CachedFeatures] | None = None, *, during_training: bool = False,
+                   source: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(what was scored, task metrics) of `model` + `head` (already in eval mode) on `split`:
     the examples of `eval_examples`, [eval] batch_size, no augmentation, no gradients, the
-    backend's autocast. The metrics are {} when the split is empty."""
+    backend's autocast. The metrics are {} when the split is empty.
+
+    The encoder's states and the `loss` metric are checked to be finite: a model that gives NaN
+    (non-finite weights, an input far out of range) is an InferenceError naming `source` (by
+    default the split) and the batch's first example, never NaN metrics in a report."""
+    from ..finite import require_finite
+
     examples, info = eval_examples(stages, exp, split, during_training=during_training)
     if not examples:
         return info, {}
     loader = split_loader(stages, exp, examples, split, batch_size=exp.eval.batch_size or None,
                           cache=cache)
     device = stages.backend.device
-    with torch.no_grad(), stages.backend.autocast():
-        metrics = stages.task.evaluate(model, head, (to_device(b, device) for b in loader))
+    where = source or f"the {split} split"
+    current = {"keys": []}
+
+    def batches() -> Any:
+        for b in loader:
+            current["keys"] = b.get("keys", [])
+            yield to_device(b, device)
+
+    def check_states(module: nn.Module, inputs: Any, output: Any) -> None:
+        states = output[0] if isinstance(output, (tuple, list)) else output
+        if isinstance(states, torch.Tensor) and states.is_floating_point():
+            first = current["keys"][0] if current["keys"] else "?"
+            require_finite(states, f"{where}, batch of {first}", "encoder states")
+
+    hook = model.register_forward_hook(check_states)
+    try:
+        with torch.no_grad(), stages.backend.autocast():
+            metrics = stages.task.evaluate(model, head, batches())
+    finally:
+        hook.remove()
+    if "loss" in metrics:
+        require_finite(np.asarray([metrics["loss"]], np.float64), where, "loss")
     return info, metrics
 
 

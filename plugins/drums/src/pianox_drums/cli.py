@@ -1,12 +1,15 @@
 """`pianox drums`, `pianox drums-export`, `pianox drums-eval`: transcription, ONNX export, scoring.
 
-    pianox drums AUDIO... (--model RUN_OR_DIR | --onnx MODEL.onnx) -o OUTDIR
+    pianox drums INPUT... [--model MODEL | --onnx MODEL.onnx] -o OUTDIR
                  [--format midi,chart,csv] [--bpm BPM | --tempo hits|librosa] [--overwrite]
-    pianox drums-export RUN_OR_DIR -o MODEL.onnx [--quantize]
-    pianox drums-eval RUN_OR_DIR [--split test] [--set source.KEY=VALUE ...] [--onnx MODEL.onnx]
+                 [--device D] [--batch-size N] [--jobs N] [--quiet] [--threads N]
+    pianox drums-export MODEL -o MODEL.onnx [--quantize]
+    pianox drums-eval MODEL [--split test] [--set source.KEY=VALUE ...] [--onnx MODEL.onnx]
                       [--baseline] [--bootstrap N] [--max-examples N] [-o REPORT.json]
 
 Registered through the `pianox.commands` entry point `drums = "pianox_drums.cli:register"`.
+`pianox drums` shares its inputs, model, outputs and running options with every inference
+command (`pianox.inference.options`, docs/inference.md).
 """
 
 from __future__ import annotations
@@ -19,25 +22,27 @@ from typing import Any
 import numpy as np
 
 from pianox.errors import ConfigError
+from pianox.inference.options import add_inference_arguments, add_running
+
+from .outputs import FORMATS, SUFFIX
 
 
 def register(subparsers: Any) -> None:
     """Add the drums commands to the `pianox` parser."""
     p = subparsers.add_parser(
         "drums", help="transcribe drum audio to MIDI, Clone Hero charts and CSV",
-        description="Transcribe drum recordings with a trained drums run (or an exported ONNX model): "
+        description="Transcribe drum recordings with a trained drums model (or an exported ONNX model): "
                     "per-class hits with velocities, written as GM drum MIDI (channel 10), a Clone Hero "
-                    ".chart and a hits CSV named after each audio file.")
-    p.add_argument("audio", nargs="+", type=Path, help="audio files (wav, flac, ogg, mp3, ...)")
-    p.add_argument("--model", help="trained drums run directory or checkpoint folder")
-    p.add_argument("--onnx", type=Path, help="exported model (pianox drums-export); replaces --model")
-    p.add_argument("-o", "--out", required=True, type=Path, help="output folder")
-    p.add_argument("--format", default="midi,chart,csv", help="comma-separated: midi, chart, csv (default: all)")
-    p.add_argument("--bpm", type=float, default=None, help="known tempo for the chart / MIDI tempo map")
-    p.add_argument("--tempo", choices=("hits", "librosa"), default="hits",
-                   help="beat estimate when --bpm is not given: from the hits (default) or librosa.beat")
-    p.add_argument("--threads", type=int, default=0, help="ONNX Runtime / torch threads (0: default)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+                    ".chart and a hits CSV named after each input.")
+    own = add_inference_arguments(p, task="drums", formats=(",".join(FORMATS), FORMATS))
+    own.add_argument("--onnx", type=Path, metavar="MODEL.onnx",
+                     help="an exported model (pianox drums-export); replaces --model")
+    own.add_argument("--bpm", type=float, default=None, help="known tempo for the chart / MIDI tempo map")
+    own.add_argument("--tempo", choices=("hits", "librosa"), default="hits",
+                     help="beat estimate when --bpm is not given: from the hits (default) or librosa.beat "
+                          "(reads the whole file into memory)")
+    own.add_argument("--threads", type=int, default=0, metavar="N",
+                     help="ONNX Runtime / torch threads (0: default)")
     p.set_defaults(func=run_transcribe)
 
     e = subparsers.add_parser(
@@ -67,70 +72,80 @@ def register(subparsers: Any) -> None:
     v.add_argument("--seed", type=int, default=0, help="seed of the --max-examples sample (default 0)")
     v.add_argument("-o", "--out", type=Path, help="write the report JSON (and plots beside it)")
     v.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    add_running(v, jobs=False, quiet=False)
     v.set_defaults(func=run_eval)
 
 
-def _transcriber(model: str | None, onnx: Path | None, threads: int = 0) -> Any:
+def _transcriber(model: str | None, onnx: Path | None, threads: int = 0, device: str | None = "cpu",
+                 batch_size: int = 8) -> Any:
     from .inference import Transcriber, build_features, load_trained, torch_predictor
 
     if onnx is not None:
         from .onnx_export import load_onnx, onnx_predictor
 
         session, decoding = load_onnx(onnx, threads)
-        return Transcriber(build_features(decoding.features, str(onnx)), onnx_predictor(session), decoding)
-    if model is None:
-        raise ConfigError("give --model RUN_OR_DIR (a trained drums run) or --onnx MODEL.onnx")
+        return Transcriber(build_features(decoding.features, str(onnx)), onnx_predictor(session), decoding,
+                           batch_size)
     if threads > 0:
         import torch
 
         torch.set_num_threads(threads)
-    trained = load_trained(model)
+    trained = load_trained(model, device)
     if not trained.tuned:
         print(f"pianox drums: note: {trained.checkpoint} has no tuned thresholds; using "
               f"{trained.task.config.threshold} for every class")
-    return Transcriber(trained.features, torch_predictor(trained.network()), trained.decoding)
+    return Transcriber(trained.features, torch_predictor(trained.network()), trained.decoding, batch_size)
 
 
 def run_transcribe(args: argparse.Namespace) -> int:
-    """`pianox drums`: transcribe each file and write its outputs."""
-    from pianox.audio import read_audio
+    """`pianox drums`: transcribe each input and publish its outputs together."""
+    from pianox.inference.options import parse_formats
+    from pianox.inference.session import run_command
 
-    from .outputs import output_paths, write_outputs
-    from .tempo import TempoMap, estimate_tempo, grid_beats, librosa_beats
-
-    formats = [f.strip() for f in args.format.split(",") if f.strip()]
-    if not formats:
-        raise ConfigError("--format names no output format")
+    formats = parse_formats(args.format, FORMATS)
     if args.bpm is not None and not 20.0 <= args.bpm <= 400.0:
         raise ConfigError(f"--bpm {args.bpm} is outside 20..400")
-    stems = [a.stem for a in args.audio]
-    if len(set(stems)) != len(stems):
-        raise ConfigError("two input files share a name; their outputs would collide: "
-                          + ", ".join(sorted({s for s in stems if stems.count(s) > 1})))
-    for audio in args.audio:  # refuse before any work is done
-        for path in output_paths(args.out, audio.stem, formats).values():
-            if path.exists() and not args.overwrite:
-                raise ConfigError(f"{path} exists; pass --overwrite to replace it")
-    transcriber = _transcriber(args.model, args.onnx, args.threads)
+    if args.onnx is not None and args.model is not None:
+        raise ConfigError("give --model MODEL or --onnx MODEL.onnx, not both")
+    return run_command(args, {f: SUFFIX[f] for f in formats}, lambda: _work(args), verb="transcribing")
+
+
+def _work(args: argparse.Namespace) -> Any:
+    """Load the model named by `args` and return the function transcribing one target."""
+    from pianox.inference.outputs import publish
+
+    from .outputs import writers
+    from .tempo import TempoMap, estimate_tempo, grid_beats, librosa_beats
+
+    transcriber = _transcriber(args.model, args.onnx, args.threads, args.device, args.batch_size)
     names = transcriber.decoding.classes.names
-    for audio in args.audio:
-        wave, sr = read_audio(audio, transcriber.features.sample_rate)
-        hits = transcriber.transcribe(wave, str(audio))
-        end = len(wave) / sr
-        beats = librosa_beats(wave, sr) if args.tempo == "librosa" and args.bpm is None else np.zeros(0)
+    rate = transcriber.features.sample_rate
+
+    def work(target: Any, progress: Any) -> tuple[Any, str]:
+        audio = target.input.path
+        probs, velocity = transcriber.posteriors(audio, progress=progress)
+        hits = transcriber.hits(probs, velocity)
+        end = max(len(probs), 1) / transcriber.decoding.frame_rate  # the recording's length, to a frame (> 0)
+        beats = np.zeros(0)
+        if args.tempo == "librosa" and args.bpm is None:
+            from pianox.audio import read_audio
+
+            beats = librosa_beats(read_audio(audio, rate)[0], rate)
         if (beats > 0).sum() >= 2:
             tempo = TempoMap.from_beats(beats)
             bpm = float(np.median(np.asarray(tempo.millibpm))) / 1000.0
         else:  # the known tempo, or an estimate from the hits (also when librosa found no beats)
             bpm = args.bpm or estimate_tempo(hits[:, 0], hits[:, 2])
             tempo = TempoMap.from_beats(grid_beats(hits[:, 0], bpm, end, weights=hits[:, 2]))
-        paths = write_outputs(hits, transcriber.decoding.classes, args.out, audio.stem, formats, tempo,
-                              music_stream=audio.name, overwrite=args.overwrite, bpm=bpm)
+        written = publish(writers(hits, transcriber.decoding.classes, target.paths, tempo,
+                                  name=target.input.name.name, music_stream=audio.name, bpm=bpm),
+                          overwrite=args.overwrite)
         per_class = {n: int((hits[:, 1] == c).sum()) for c, n in enumerate(names)}
         summary = ", ".join(f"{n} {k}" for n, k in per_class.items() if k)
-        print(f"{audio}: {len(hits)} hits ({summary or 'none'}), {bpm:.1f} bpm -> "
-              + ", ".join(str(p) for p in paths.values()))
-    return 0
+        return hits, (f"{audio}: {len(hits)} hits ({summary or 'none'}), {bpm:.1f} bpm -> "
+                      + ", ".join(str(p) for p in written))
+
+    return work
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -138,10 +153,11 @@ def run_export(args: argparse.Namespace) -> int:
     from .inference import load_trained
     from .onnx_export import export_onnx, load_onnx, parity
 
+    from pianox.inference.outputs import check_file
+
     targets = [args.out] + ([args.out.with_name(args.out.stem + ".int8.onnx")] if args.quantize else [])
     for path in targets:
-        if path.exists() and not args.overwrite:
-            raise ConfigError(f"{path} exists; pass --overwrite to replace it")
+        check_file(path, args.overwrite)
     trained = load_trained(args.model)
     paths = export_onnx(trained, args.out, quantize=args.quantize)
     for kind, path in paths.items():
@@ -154,7 +170,8 @@ def run_eval(args: argparse.Namespace) -> int:
     """`pianox drums-eval`: the report of one split (see evaluation.score)."""
     from pianox import atomic
     from pianox.config import load_experiment
-    from pianox.trained import locate
+    from pianox.inference.models import locate
+    from pianox.inference.outputs import check_file
 
     from .evaluation import collect_clips, score, write_plots
     from .inference import THRESHOLDS_FILE
@@ -162,8 +179,8 @@ def run_eval(args: argparse.Namespace) -> int:
     bad = [s for s in args.set if not s.strip().startswith("source.")]
     if bad:
         raise ConfigError(f"drums-eval only overrides [source] values (source.KEY=VALUE), got {', '.join(bad)}")
-    if args.out is not None and args.out.exists() and not args.overwrite:
-        raise ConfigError(f"{args.out} exists; pass --overwrite to replace it")
+    if args.out is not None:
+        check_file(args.out, args.overwrite, "report")
     run_dir, ckpt = locate(args.model)
     source = load_experiment(run_dir / "config.toml", args.set).stages["source"].build()
     examples = list(source.examples(args.split))
@@ -175,7 +192,8 @@ def run_eval(args: argparse.Namespace) -> int:
         scored.update(examples=len(examples), sampled=True, sample_seed=args.seed)
     if not examples:
         raise ConfigError(f"the {args.split} split of {run_dir} (with {args.set or 'no overrides'}) has no examples")
-    transcriber = _transcriber(str(run_dir) if args.onnx is None else None, args.onnx)
+    transcriber = _transcriber(str(run_dir) if args.onnx is None else None, args.onnx, device=args.device,
+                               batch_size=args.batch_size)
     deltas = None
     if args.baseline:
         saved = ckpt / THRESHOLDS_FILE

@@ -1,6 +1,6 @@
 """Evaluating a drum model (and the band-onset baseline) on the clips of a split.
 
-Each clip is transcribed as a whole with sliding windows (`inference.Transcriber`), so the same
+Each clip is transcribed as a whole in overlapping windows (`inference.Transcriber`), so the same
 code scores training segments and full recordings. Thresholds (model) and peak-picking deltas
 (baseline) are tuned on one set of clips (validation) and applied unchanged to another (test).
 The report holds per-class precision / recall / F1, micro and macro F1 with percentile
@@ -41,7 +41,7 @@ class Clip:
 def collect_clips(transcriber: Any, examples: Sequence[Any], baseline: bool = False) -> tuple[list[Clip], list[int]]:
     """Transcribe every example (its audio at the features' rate); returns the clips and the
     class indices the baseline's bands stand for (empty without `baseline`)."""
-    from pianox.train.data import load_waveform
+    from pianox.batching import load_waveform
 
     from .baseline import band_envelopes
 
@@ -50,7 +50,8 @@ def collect_clips(transcriber: Any, examples: Sequence[Any], baseline: bool = Fa
     clips, band_classes = [], []
     for e in examples:
         wave = load_waveform(e, rate)
-        probs, velocity = transcriber.posteriors(wave)
+        where = f"{e.audio_path} (example {e.key})" if e.audio_path is not None else f"example {e.key}"
+        probs, velocity = transcriber.posteriors(wave, where)
         ref = np.asarray(e.targets["hits"], dtype=np.float64).reshape(-1, 3)
         envs = None
         if baseline:
@@ -142,13 +143,12 @@ def write_plots(report: dict[str, Any], matrix: np.ndarray, names: Sequence[str]
 
 def finish_run(task: Any, run: Any) -> None:
     """The drums task's `finish`: tune on validation, report the test split (module doc)."""
-    from pianox.train.checkpoint import load_weights
+    from pianox.checkpoint import load_weights
+    from pianox.inference.models import LoadedModel
     from pianox.train.engine import eval_examples
 
     from . import baseline
-    from .head import DrumNet
-    from .inference import (THRESHOLDS_FILE, Decoding, Transcriber, build_features, features_table,
-                            torch_predictor, window_frames)
+    from .inference import THRESHOLDS_FILE, Transcriber, decoding_of, torch_predictor
 
     cfg, exp = task.config, run.experiment
     best = run.run.checkpoints / "best"
@@ -156,14 +156,8 @@ def finish_run(task: Any, run: Any) -> None:
         run.run.log({"drums": "no checkpoints/best: thresholds not tuned, no drums_results.json"})
         return
     load_weights(best, {"model": run.model, "head": run.head})
-    features = build_features(features_table(exp.stages["features"]), "run config")
-    trained_frames = int(getattr(exp.stages["features"].config, "target_frames", 0) or 0)
-    window = window_frames(cfg.window_seconds, features.frame_rate, trained_frames,
-                           getattr(exp.stages["model"].config, "max_frames", 0))
-    decoding = Decoding(task.classes, np.full(task.classes.count, cfg.threshold, np.float32), task.min_distance,
-                        float(features.frame_rate), window, max(1, int(round(window * cfg.hop_fraction))))
-    net = DrumNet(run.model, run.head).eval()
-    transcriber = Transcriber(features, torch_predictor(net), decoding)
+    trained = decoding_of(LoadedModel(run.run.path, best, exp, run.stages, run.model, run.head), thresholds=False)
+    transcriber = Transcriber(trained.features, torch_predictor(trained.network()), trained.decoding)
     report: dict[str, Any] = {"split": "test"}
     baseline_deltas = None
     band_classes: list[int] = []

@@ -1,10 +1,11 @@
-"""Loading a trained drum model and transcribing audio with it (torch or ONNX Runtime).
+"""The drums task's part of `pianox.inference`: decoding settings, and audio -> hits.
 
-`load_trained(RUN_OR_DIR)` rebuilds features, encoder and head from a run directory (its
-config.toml + checkpoints/best) or a checkpoint folder, with the per-class thresholds tuned at
-the end of training (`drums_thresholds.json` beside the weights; the task's `threshold` when
-absent). A `Transcriber` computes the features of a whole recording once, runs the network over
-overlapping windows (`sliding.overlap_add`) and peak-picks hits.
+`load_trained(MODEL)` loads a drums model through `pianox.inference.load_model` (a run
+directory, checkpoint folder, model folder or shipped name) with the per-class thresholds tuned
+at the end of training (`drums_thresholds.json` beside the weights; the task's `threshold` when
+absent). A `Transcriber` streams a recording in overlapping windows of the training clip
+length, runs the network (torch or ONNX Runtime) on each and overlap-adds the posteriors
+(`combine = "add"`), then peak-picks hits.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from pianox.errors import CheckpointError
-from pianox.finite import require_finite
+from pianox.inference.pipeline import Plan, collect
+from pianox.inference.stream import Windows, array_windows, frame_windowing, stream_windows
 
 from .classes import DrumClasses, drum_classes
 from .decoding import posteriors_to_hits
-from .sliding import overlap_add
 
 THRESHOLDS_FILE = "drums_thresholds.json"
 DEFAULT_WINDOW_SECONDS = 10.0
@@ -63,18 +64,38 @@ class Decoding:
 
 @dataclass
 class TrainedDrums:
-    """A trained run, ready for inference: stages, network and decoding settings."""
+    """A loaded drums model (`pianox.inference.LoadedModel`) with the features of whole
+    recordings (no target_frames) and its decoding settings."""
 
-    run_dir: Path
-    checkpoint: Path
-    experiment: Any
+    loaded: Any
     features: Any
-    model: Any
-    head: Any
-    task: Any
     decoding: Decoding
     tuned: bool
     """Whether the thresholds come from drums_thresholds.json (else the task's default)."""
+
+    @property
+    def run_dir(self) -> Path:
+        return self.loaded.path
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.loaded.checkpoint
+
+    @property
+    def experiment(self) -> Any:
+        return self.loaded.experiment
+
+    @property
+    def model(self) -> Any:
+        return self.loaded.model
+
+    @property
+    def head(self) -> Any:
+        return self.loaded.head
+
+    @property
+    def task(self) -> Any:
+        return self.loaded.task
 
     def network(self) -> Any:
         """The encoder + head as one eval-mode module (`head.DrumNet`)."""
@@ -104,35 +125,30 @@ def build_features(table: dict[str, Any], where: str) -> Any:
     return cls(build(cls.Config, table, Where(file=where, table="features")))
 
 
-def load_trained(path: str | Path) -> TrainedDrums:
-    """Rebuild a trained drum model from a run directory or checkpoint folder (see module doc).
+def load_trained(path: str | Path | None, device: str | None = "cpu") -> TrainedDrums:
+    """Load a drums model (see module doc) onto `device`; CheckpointError naming the path."""
+    from pianox.inference.models import load_model
 
-    The encoder is not re-initialised from `[model] init` (the checkpoint holds its weights) and
-    features keep each recording's full length. Raises CheckpointError naming the path.
-    """
-    from pianox.train.checkpoint import load_weights
-    from pianox.trained import load_experiment_of
+    loaded = load_model(path, task="drums", device=device)
+    return decoding_of(loaded)
 
-    run_dir, ckpt, exp = load_experiment_of(path, task="drums")
-    model_cfg = exp.stages["model"].config
+
+def decoding_of(loaded: Any, thresholds: bool = True) -> TrainedDrums:
+    """A loaded drums model's whole-recording features and decoding settings (the tuned
+    thresholds when `thresholds` and they exist, else the task's `threshold`)."""
+    exp, task = loaded.experiment, loaded.task
     trained_frames = int(getattr(exp.stages["features"].config, "target_frames", 0) or 0)
     table = features_table(exp.stages["features"])
-    features = build_features(table, str(run_dir / "config.toml"))
-    model = exp.stages["model"].build(num_bins=features.num_bins)
-    if hasattr(model, "attention_impl"):
-        model.attention_impl = "sdpa"
-    task = exp.stages["task"].build()
-    head = task.build_head(model, features)
-    load_weights(ckpt, {"model": model, "head": head})
-    model.eval()
-    head.eval()
-    thresholds, tuned = read_thresholds(ckpt, task)
+    features = build_features(table, str(loaded.path / "config.toml"))
+    if thresholds:
+        values, tuned = read_thresholds(loaded.checkpoint, task)
+    else:
+        values, tuned = np.full(task.classes.count, task.config.threshold, np.float32), False
     window = window_frames(task.config.window_seconds, features.frame_rate, trained_frames,
-                           getattr(model_cfg, "max_frames", 0))
+                           getattr(exp.stages["model"].config, "max_frames", 0))
     hop = max(1, int(round(window * task.config.hop_fraction)))
-    decoding = Decoding(task.classes, thresholds, task.min_distance, float(features.frame_rate), window, hop,
-                        table)
-    return TrainedDrums(run_dir, ckpt, exp, features, model, head, task, decoding, tuned)
+    decoding = Decoding(task.classes, values, task.min_distance, float(features.frame_rate), window, hop, table)
+    return TrainedDrums(loaded, features, decoding, tuned)
 
 
 def window_frames(window_seconds: float, frame_rate: float, trained_frames: int = 0, max_frames: int = 0) -> int:
@@ -174,35 +190,42 @@ def torch_predictor(net: Any) -> Callable[[np.ndarray], Sequence[np.ndarray]]:
 
 
 class Transcriber:
-    """Waveform -> (T, C) posteriors -> hits (N, 4) [time s, class, velocity, confidence]."""
+    """Audio -> (T, C) posteriors -> hits (N, 4) [time s, class, velocity, confidence]."""
 
     def __init__(self, features: Any, predict: Callable[[np.ndarray], Sequence[np.ndarray]],
                  decoding: Decoding, batch_size: int = 8):
         self.features, self.predict, self.decoding, self.batch_size = features, predict, decoding, batch_size
+        # The network takes no padding mask (nor does its ONNX export): the last window ends where
+        # the audio ends instead of running over zeros, and a short file is one short window.
+        self.windowing = frame_windowing(features, decoding.window, decoding.hop, pad_last=False)
 
-    def feature_frames(self, waveform: np.ndarray) -> np.ndarray:
-        """(S,) float32 mono at the features' sample rate -> (T, F) features."""
-        import torch
+    def windows(self, audio: str | Path | np.ndarray, source: str | None = None) -> Windows:
+        """The windows of an audio file (streamed) or of a waveform at the features' rate."""
+        if isinstance(audio, np.ndarray):
+            return array_windows(audio, self.windowing, source or "waveform")
+        return stream_windows(audio, self.features.sample_rate, self.windowing)
 
-        wave = torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32))[None]
-        with torch.inference_mode():
-            return self.features(wave)[0].numpy()
+    def _forward(self, feats: Any, frames: Any, mask: Any) -> dict[str, np.ndarray]:
+        if feats.shape[1] == 0:  # a file shorter than one feature frame: nothing to hear
+            empty = np.zeros((feats.shape[0], 0, self.decoding.classes.count), np.float32)
+            return {"onset posteriors": empty, "velocities": empty}
+        probs, velocity = self.predict(feats.numpy())
+        return {"onset posteriors": np.asarray(probs), "velocities": np.asarray(velocity)}
 
-    def posteriors(self, waveform: np.ndarray, source: str = "waveform") -> tuple[np.ndarray, np.ndarray]:
-        """(onset posteriors (T, C), velocities (T, C) in [0, 1]) of a whole recording;
-        InferenceError naming `source` when they are not finite."""
-        d = self.decoding
-        probs, velocity = overlap_add(self.predict, self.feature_frames(waveform), d.window, d.hop,
-                                      self.batch_size)
-        require_finite(probs, source, "onset posteriors")
-        require_finite(velocity, source, "velocities")
-        return probs, velocity
+    def posteriors(self, audio: str | Path | np.ndarray, source: str | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(onset posteriors (T, C), velocities (T, C) in [0, 1]) of a recording (a file,
+        streamed, or a waveform); InferenceError naming `source` when they are not finite."""
+        plan = Plan(self._forward, "add", self.batch_size)
+        got = collect(self.windows(audio, source), self.features, plan, progress)
+        return got["onset posteriors"], got["velocities"]
 
     def hits(self, probs: np.ndarray, velocity: np.ndarray | None) -> np.ndarray:
         """Peak-picked hits (N, 4) of posteriors with the stored thresholds."""
         d = self.decoding
         return posteriors_to_hits(probs, velocity, d.frame_rate, d.thresholds, d.min_distance)
 
-    def transcribe(self, waveform: np.ndarray, source: str = "waveform") -> np.ndarray:
-        """Hits (N, 4) of a mono waveform at the features' sample rate (`source` names it in errors)."""
-        return self.hits(*self.posteriors(waveform, source))
+    def transcribe(self, audio: str | Path | np.ndarray, source: str | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Hits (N, 4) of a recording (a file or a mono waveform at the features' sample rate)."""
+        return self.hits(*self.posteriors(audio, source, progress))

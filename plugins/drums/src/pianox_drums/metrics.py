@@ -77,35 +77,35 @@ def macro_f1(counts: np.ndarray, classes: Sequence[int] | None = None) -> float:
 
 def bootstrap_ci(counts: np.ndarray, statistic: str = "f1_macro", resamples: int = 1000,
                  level: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap CI of a statistic over clips: clips are drawn with replacement from
-    (K, C, 3) counts. `statistic` is "f1_macro" (mean over the classes with reference hits in
-    the full set that also have some in the resample), "f1_micro" or "f1_<class index>" (over
-    the resamples holding reference hits of that class)."""
+    """Percentile bootstrap CI of a statistic over clips (`pianox.stats`, scipy.stats.bootstrap):
+    clips are drawn with replacement from (K, C, 3) counts. `statistic` is "f1_macro" (mean over
+    the classes with reference hits in the full set that also have some in the resample),
+    "f1_micro" or "f1_<class index>" (over the resamples holding reference hits of that class)."""
+    from pianox.stats import bootstrap_distribution, percentile_interval
+
     counts = np.asarray(counts, dtype=np.float64)
     K = counts.shape[0]
-    if K == 0:
+    if K == 0 or resamples < 1:
         return float("nan"), float("nan")
+    if statistic not in ("f1_macro", "f1_micro") and not (statistic.startswith("f1_") and statistic[3:].isdigit()):
+        raise ValueError(f"unknown bootstrap statistic {statistic!r}")
     present = np.flatnonzero(counts[:, :, 1].sum(axis=0) > 0)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, K, size=(resamples, K))
-    # (R, C, 3) summed counts of each resample, via per-clip multiplicities
-    weights = np.stack([np.bincount(row, minlength=K) for row in idx]).astype(np.float64)
-    summed = np.einsum("rk,kcj->rcj", weights, counts)
-    tp, n_ref, n_est = summed[..., 0], summed[..., 1], summed[..., 2]
-    # A resample without reference hits of a class has no F1 for it (NaN, left out), not 0.
-    per_class = np.where(n_ref > 0, _f1(tp, n_ref, n_est), np.nan)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows of a rare class
-        if statistic == "f1_macro":
-            values = np.nanmean(per_class[:, present], axis=1)
-        elif statistic == "f1_micro":
-            values = _f1(tp.sum(1), n_ref.sum(1), n_est.sum(1))
-        elif statistic.startswith("f1_"):
-            values = per_class[:, int(statistic[3:])]
-        else:
-            raise ValueError(f"unknown bootstrap statistic {statistic!r}")
-        alpha = (1.0 - level) / 2.0
-        lo, hi = np.nanquantile(values, [alpha, 1.0 - alpha])
+
+    def stat(idx: np.ndarray, axis: int = -1) -> np.ndarray:
+        summed = counts[idx.astype(np.int64)].sum(axis=-3)  # (..., C, 3) counts of each resample
+        tp, n_ref, n_est = summed[..., 0], summed[..., 1], summed[..., 2]
+        # A resample without reference hits of a class has no F1 for it (NaN, left out), not 0.
+        per_class = np.where(n_ref > 0, _f1(tp, n_ref, n_est), np.nan)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows of a rare class
+            if statistic == "f1_macro":
+                return np.nanmean(per_class[..., present], axis=-1)
+            if statistic == "f1_micro":
+                return _f1(tp.sum(-1), n_ref.sum(-1), n_est.sum(-1))
+            return per_class[..., int(statistic[3:])]
+
+    values = bootstrap_distribution((np.arange(K),), stat, n_resamples=resamples, seed=seed)
+    lo, hi = percentile_interval(values, level)
     return float(lo), float(hi)
 
 

@@ -1,6 +1,6 @@
 """Command line of the perception task (entry point `pianox.commands`).
 
-    pianox rate AUDIO... --model RUN_OR_DIR [--json] [--segments] [--segment-seconds S]
+    pianox rate INPUT... [--model MODEL] [-o OUTDIR] [--json] [--segments] [--segment-seconds S]
     pianox perception cv EXP.toml [--set K=V ...] [--folds 0,1] [--force] [--quiet]
     pianox perception baselines EXP.toml [--set K=V ...] [--only scratch,cnn,handcrafted] [--force]
     pianox perception compare RUN --baseline RUN [--split test|validation|oof]
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pianox.errors import ConfigError, DataError
+from pianox.inference.options import add_inference_arguments
 
 
 def register(subparsers: Any) -> None:
@@ -26,17 +27,16 @@ def register(subparsers: Any) -> None:
         "rate", help="rate audio files on the 19 PercePiano dimensions with a trained model",
         description="Rate piano recordings on PercePiano's 19 perceptual dimensions (0 = the first "
                     "pole of a dimension's name, 1 = the second). Long files are rated per segment "
-                    "and the segments averaged.")
-    rate.add_argument("audio", nargs="+", type=Path, help="audio files (wav, flac, ogg, mp3, ...)")
-    rate.add_argument("--model", required=True, help="a perception run directory or a checkpoint in one")
-    rate.add_argument("--json", action="store_true",
-                      help='print [{"file": ..., "ratings": {dimension: value}}] as JSON')
-    rate.add_argument("--segments", action="store_true", help="also show every segment's ratings")
-    rate.add_argument("--segment-seconds", type=float, default=None,
-                      help="segment length (default: what the model was trained on)")
-    rate.add_argument("--hop-seconds", type=float, default=None, help="segment hop (default: the length)")
-    rate.add_argument("--batch-size", type=int, default=8)
-    rate.add_argument("--backend", default=None, help="override the run's backend kind, e.g. cpu")
+                    "and the segments averaged. Prints a table (or JSON); with -o also writes "
+                    "<name>.json per input.")
+    own = add_inference_arguments(rate, task="perception", out="optional",
+                                  out_help="also write each input's ratings as <name>.json into this folder")
+    own.add_argument("--json", action="store_true",
+                     help='print [{"file": ..., "ratings": {dimension: value}}] as JSON')
+    own.add_argument("--segments", action="store_true", help="also show every segment's ratings")
+    own.add_argument("--segment-seconds", type=float, default=None, metavar="S",
+                     help="segment length (default: what the model was trained on)")
+    own.add_argument("--hop-seconds", type=float, default=None, metavar="S", help="segment hop (default: the length)")
     rate.set_defaults(func=cmd_rate)
 
     top = subparsers.add_parser("perception",
@@ -91,25 +91,46 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_rate(args: argparse.Namespace) -> int:
-    from pianox.audio import probe_audio
+    import sys
 
-    from .rate import print_table, rate_files
-    from .trained import load_trained
+    from pianox.inference.session import Outcome, run_command
 
-    for f in args.audio:  # bad files fail before the model is loaded
-        probe_audio(f)
-    if args.batch_size < 1:
-        raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
-    trained = load_trained(args.model, backend=args.backend)
-    results = rate_files(trained, args.audio, length=args.segment_seconds, hop=args.hop_seconds,
-                         batch_size=args.batch_size)
-    if args.json:
-        if not args.segments:
-            results = [{"file": r["file"], "ratings": r["ratings"]} for r in results]
-        print(json.dumps(results, indent=2))
-    else:
-        print_table(results, segments=args.segments)
-    return 0
+    from .rate import print_table
+
+    outcomes: list[Outcome] = []
+    code = run_command(args, {"json": ".json"}, lambda: _rate_work(args), verb="rating", echo=sys.stderr,
+                       outcomes=outcomes)
+    results = [o.result for o in outcomes if o.ok]
+    if results:
+        if args.json:
+            if not args.segments:
+                results = [{"file": r["file"], "ratings": r["ratings"]} for r in results]
+            print(json.dumps(results, indent=2))
+        else:
+            print_table(results, segments=args.segments)
+    return code
+
+
+def _rate_work(args: argparse.Namespace) -> Any:
+    """Load the model named by `args` and return the function rating one target."""
+    from pianox.inference.models import load_model
+    from pianox.inference.outputs import publish
+
+    from .rate import Rater
+
+    rater = Rater(load_model(args.model, task="perception", device=args.device), args.segment_seconds,
+                  args.hop_seconds, args.batch_size)
+
+    def work(target: Any, progress: Any) -> tuple[Any, str]:
+        result = rater.rate_file(target.input.path, progress)
+        if not target.paths:
+            return result, ""
+        text = json.dumps(result, indent=2) + "\n"
+        written = publish({target.paths["json"]: lambda tmp: tmp.write_text(text, encoding="utf-8")},
+                          overwrite=args.overwrite)
+        return result, f"{target.input.path}: {len(result['segments'])} segment(s) -> {written[0]}"
+
+    return work
 
 
 def cmd_cv(args: argparse.Namespace) -> int:
@@ -166,12 +187,13 @@ def cmd_rollout(args: argparse.Namespace) -> int:
     from pianox.audio import probe_audio
     from pianox.errors import CheckpointError
 
+    from pianox.inference.models import load_model
+
     from .rate import segment_seconds
     from .rollout import rollout_figure, supports_rollout
-    from .trained import load_trained
 
     frames, sr = probe_audio(args.audio)
-    trained = load_trained(args.model)
+    trained = load_model(args.model, task="perception")
     if not supports_rollout(trained.model):
         raise CheckpointError(f"--model {args.model}: its encoder ({trained.experiment.stages['model'].kind}) "
                               f"has no attention maps; rollout needs the 'ast' model")

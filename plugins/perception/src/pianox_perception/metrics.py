@@ -9,7 +9,8 @@ Inputs are (N, K) arrays: N clips (the resampling unit) by K dimensions, ratings
     permutation_test      paired sign-flip permutation test on per-clip losses of two models
     paired_bootstrap      the same comparison as a bootstrap of the difference of a statistic
 
-All randomness comes from `numpy.random.default_rng(seed)`, so results are reproducible.
+Resampling is scipy.stats' (bootstrap, permutation_test) through `pianox.stats`; all randomness
+comes from `numpy.random.default_rng(seed)`, so results are reproducible.
 """
 
 from __future__ import annotations
@@ -64,26 +65,32 @@ def mse(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
 METRICS: dict[str, Stat] = {"pearson": pearson, "r2": r2_score, "mse": mse}
 
 
-def _resample(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """(n_boot, n) clip indices drawn with replacement."""
-    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+def _clips_last(stat: Stat) -> Callable[..., np.ndarray]:
+    """`stat` on scipy's resampled layout: (K, B, N) arrays (dimensions, resamples, clips) ->
+    (B, K) values."""
+    def wrapped(*arrays: np.ndarray, axis: int = -1) -> np.ndarray:
+        return stat(*(np.moveaxis(a, 0, -1) for a in arrays))
+    return wrapped
 
 
 def bootstrap_ci(stat: Stat, pred: np.ndarray, target: np.ndarray, *, n_boot: int = 1000,
                  level: float = 0.95, seed: int = 0, reduce: Callable[[np.ndarray], np.ndarray] | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Percentile bootstrap interval of `stat` (or of `reduce(stat)`, e.g. the mean over
-    dimensions) from resampling the N clips with replacement: returns (low, high), each of the
-    statistic's shape. Resamples where the statistic is undefined (NaN) are left out."""
+    dimensions) from resampling the N clips with replacement (scipy.stats.bootstrap): returns
+    (low, high), each of the statistic's shape. Resamples where the statistic is undefined (NaN)
+    are left out."""
+    from pianox.stats import bootstrap_distribution, percentile_interval
+
     pred, target = np.asarray(pred, np.float64), np.asarray(target, np.float64)
-    idx = _resample(len(pred), n_boot, seed)
-    values = stat(pred[idx], target[idx])  # (n_boot, K)
-    if reduce is not None:
-        values = reduce(values)
-    alpha = (1.0 - level) / 2.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
-        return np.nanquantile(values, alpha, axis=0), np.nanquantile(values, 1.0 - alpha, axis=0)
+    per_dim = _clips_last(stat)
+
+    def statistic(p: np.ndarray, t: np.ndarray, axis: int = -1) -> np.ndarray:
+        values = per_dim(p, t)  # (B, K)
+        return np.moveaxis(values if reduce is None else reduce(values), 0, -1)  # resamples last, as scipy wants
+
+    values = bootstrap_distribution((pred, target), statistic, n_resamples=n_boot, seed=seed)
+    return percentile_interval(values, level)
 
 
 def mean_over_dims(values: np.ndarray) -> np.ndarray:
@@ -102,34 +109,37 @@ def clip_losses(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
 def permutation_test(loss_a: np.ndarray, loss_b: np.ndarray, *, n_perm: int = 10000, seed: int = 0
                      ) -> dict[str, float]:
     """Paired sign-flip permutation test of H0 "models A and B have the same expected per-clip
-    loss" on (N,) losses of the same clips. Under H0 each clip's difference d = a - b is as
-    likely to have either sign, so the observed |mean d| is ranked among means of randomly
-    sign-flipped differences. Returns {"mean_diff": mean(a - b), "p": two-sided p-value with
-    the +1 correction (never 0)}."""
+    loss" on (N,) losses of the same clips (scipy.stats.permutation_test): under H0 each clip's
+    difference d = a - b is as likely to have either sign, so the observed mean d is ranked
+    among means of randomly sign-flipped differences. Returns {"mean_diff": mean(a - b), "p":
+    the two-sided p-value (never 0 for a randomised test)}."""
+    from pianox.stats import sign_flip_test
+
     a, b = np.asarray(loss_a, np.float64), np.asarray(loss_b, np.float64)
     if a.ndim != 1 or a.shape != b.shape or len(a) == 0:
         raise ValueError(f"permutation_test: expected two equal-length (N,) loss arrays, got {a.shape} "
                          f"and {b.shape}")
     d = a - b
-    observed = abs(d.mean())
-    signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(n_perm, len(d)))
-    null = np.abs((signs * d).mean(axis=1))
-    p = (1 + int((null >= observed - 1e-15).sum())) / (n_perm + 1)
-    return {"mean_diff": float(d.mean()), "p": float(p)}
+    return {"mean_diff": float(d.mean()), "p": sign_flip_test(d, n_resamples=n_perm, seed=seed)}
 
 
 def paired_bootstrap(stat: Stat, pred_a: np.ndarray, pred_b: np.ndarray, target: np.ndarray, *,
                      n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict[str, float]:
     """Bootstrap of the difference mean_k stat(A) - mean_k stat(B) (e.g. mean Pearson), resampling
-    the same clips for both models. Returns the observed difference, its percentile interval and
-    `p_greater`: the share of resamples where A is not better than B (a one-sided p-value for
-    "A > B")."""
+    the same clips for both models (scipy.stats.bootstrap, paired). Returns the observed
+    difference, its percentile interval and `p_greater`: the share of resamples where A is not
+    better than B (a one-sided p-value for "A > B")."""
+    from pianox.stats import bootstrap_distribution, percentile_interval
+
     pred_a, pred_b, target = (np.asarray(x, np.float64) for x in (pred_a, pred_b, target))
     observed = float(mean_over_dims(stat(pred_a, target)) - mean_over_dims(stat(pred_b, target)))
-    idx = _resample(len(target), n_boot, seed)
-    diffs = mean_over_dims(stat(pred_a[idx], target[idx])) - mean_over_dims(stat(pred_b[idx], target[idx]))
+    per_dim = _clips_last(stat)
+
+    def difference(a: np.ndarray, b: np.ndarray, t: np.ndarray, axis: int = -1) -> np.ndarray:
+        return mean_over_dims(per_dim(a, t)) - mean_over_dims(per_dim(b, t))
+
+    diffs = bootstrap_distribution((pred_a, pred_b, target), difference, n_resamples=n_boot, seed=seed)
     diffs = diffs[np.isfinite(diffs)]
-    alpha = (1.0 - level) / 2.0
-    return {"diff": observed, "low": float(np.quantile(diffs, alpha)),
-            "high": float(np.quantile(diffs, 1.0 - alpha)),
+    low, high = percentile_interval(diffs, level)
+    return {"diff": observed, "low": float(low), "high": float(high),
             "p_greater": float((1 + (diffs <= 0).sum()) / (len(diffs) + 1))}

@@ -1,25 +1,26 @@
-"""Rating audio files with a trained perception model (`pianox rate`).
+"""Rating audio with a trained perception model (`pianox rate`): the task's part of `pianox.inference`.
 
-A file is cut into segments of the length the model was trained on (the source's
-`segment_seconds`, else the features' `target_frames`, else the whole file up to
-`MAX_WHOLE_SECONDS`); segments tile the file, the last one ending at its end. Each segment is
-rated and the file's ratings are the mean over its segments.
+A file is streamed in segments of the length the model was trained on (the source's
+`segment_seconds`, else the features' `target_frames`, else `MAX_WHOLE_SECONDS`); segments tile
+the file, the last one ending at its end (`Windowing(pad_last=False)`), and a file no longer
+than a segment is one segment. Each segment is rated (`combine = "each"`) and the file's
+ratings are the mean over its segments.
 """
 
 from __future__ import annotations
 
-import math
+import itertools
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable
 
 import numpy as np
+import torch
 
-from pianox.api import Example
 from pianox.errors import ConfigError
-from pianox.finite import require_finite
+from pianox.inference.pipeline import Plan, run
+from pianox.inference.stream import Windowing, stream_windows
 
 from .dimensions import DIMENSIONS
-from .predict import predict_examples
 
 MAX_WHOLE_SECONDS = 30.0
 """Segment length for models trained on whole clips of varying length."""
@@ -37,50 +38,44 @@ def segment_seconds(trained: Any) -> float:
     return MAX_WHOLE_SECONDS
 
 
-def file_segments(path: Path, duration: float, length: float, hop: float | None = None) -> list[Example]:
-    """Examples tiling a file of `duration` seconds with `length`-second segments every `hop`
-    seconds (default: `length`); the last segment ends at the file's end. A file no longer than
-    `length` is one example. Keys are `<path>@<start>`."""
-    if duration <= length + 1e-6:
-        return [Example(key=f"{path}@0.000", audio_path=path, start=0.0, duration=None)]
-    hop = length if not hop else hop
-    count = max(1, math.ceil((duration - length) / hop - 1e-9) + 1)
-    starts = sorted({min(k * hop, duration - length) for k in range(count)})
-    return [Example(key=f"{path}@{s:.3f}", audio_path=path, start=float(s), duration=float(length))
-            for s in starts]
+class Rater:
+    """Audio file -> ratings with a loaded perception model (`pianox.inference.load_model`)."""
 
+    def __init__(self, trained: Any, length: float | None = None, hop: float | None = None, batch_size: int = 8):
+        self.t = trained
+        self.length = segment_seconds(trained) if length is None else float(length)
+        self.hop = self.length if not hop else float(hop)
+        if self.length <= 0 or self.hop <= 0 or self.hop > self.length:
+            raise ConfigError(f"segment length and hop must be > 0 seconds with hop <= length, got "
+                              f"{self.length} and {hop}")
+        sr = trained.features.sample_rate
+        window = max(1, int(round(self.length * sr)))
+        self.windowing = Windowing(window, min(window, max(1, int(round(self.hop * sr)))), pad_last=False)
+        self.plan = Plan(self._forward, "each", batch_size)
+        self._count = itertools.count()  # unique window keys (a task may cache states by key)
 
-def rate_files(trained: Any, files: Sequence[str | Path], *, length: float | None = None,
-               hop: float | None = None, batch_size: int = 8) -> list[dict[str, Any]]:
-    """Ratings of each audio file: [{"file", "ratings": {dimension: value}, "segments":
-    [{"start", "end", "ratings"}]}], values in [0, 1]. Every file is opened first, so a missing
-    or corrupt one fails (AudioError naming it) before any work is done."""
-    from pianox.audio import probe_audio
+    def _forward(self, feats: torch.Tensor, frames: torch.Tensor, mask: torch.Tensor) -> dict[str, Any]:
+        dev = self.t.device
+        batch = {"features": feats.to(dev), "padding_mask": mask.to(dev), "frames": frames,
+                 "keys": [f"pianox-rate-window-{next(self._count)}" for _ in range(len(feats))]}
+        with torch.inference_mode(), self.t.backend.autocast():
+            return {"ratings": self.t.task.predict(self.t.model, self.t.head, batch).float()}
 
-    length = segment_seconds(trained) if length is None else float(length)
-    if length <= 0 or (hop is not None and hop <= 0):
-        raise ConfigError(f"segment length and hop must be > 0 seconds, got {length} and {hop}")
-    durations = {}
-    for f in files:
-        frames, sr = probe_audio(f)
-        durations[str(f)] = frames / sr
-    examples = [e for f in files for e in file_segments(Path(f), durations[str(f)], length, hop)]
-    got = predict_examples(trained.task, trained.model, trained.head, trained.features, examples,
-                           device=trained.device, batch_size=batch_size, autocast=trained.backend.autocast)
-    for key, pred in zip(got["keys"], got["segment_pred"]):  # no NaN reaches a table or JSON
-        name, start = key.rsplit("@", 1)
-        require_finite(pred, f"{name} (segment at {start} s)", "ratings")
-    by_file: dict[str, list[tuple[float, np.ndarray]]] = {}
-    for key, pred in zip(got["keys"], got["segment_pred"]):
-        name, start = key.rsplit("@", 1)
-        by_file.setdefault(name, []).append((float(start), pred))
-    out = []
-    for f in files:
-        segs = by_file[str(Path(f))]
-        mean = np.mean([p for _, p in segs], axis=0)
-        out.append({"file": str(f), "ratings": _named(mean), "segments": [
-            {"start": s, "end": min(s + length, durations[str(f)]), "ratings": _named(p)} for s, p in segs]})
-    return out
+    def rate_file(self, path: str | Path, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        """{"file", "ratings": {dimension: value}, "segments": [{"start", "end", "ratings"}]} of an
+        audio file, values in [0, 1]; AudioError / InferenceError naming the file."""
+        sr = self.t.features.sample_rate
+        windows = stream_windows(path, sr, self.windowing)
+        duration = windows.total / sr
+        starts = self.windowing.starts(windows.total)
+        segments = []
+        for k, part in enumerate(run(windows, self.t.features, self.plan, progress)):
+            start = starts[k] / sr
+            segments.append({"start": round(start, 3), "end": min(start + self.length, duration),
+                             "ratings": np.asarray(part["ratings"], np.float64)})
+        mean = np.mean([s["ratings"] for s in segments], axis=0)
+        return {"file": str(path), "ratings": _named(mean),
+                "segments": [{**s, "ratings": _named(s["ratings"])} for s in segments]}
 
 
 def _named(values: np.ndarray) -> dict[str, float]:
