@@ -9,12 +9,16 @@ seed or minutes, so every corpus and experiment that plays a work puts it in the
 Reserved evaluation material stands for "music and a piano no pianox model has heard": the
 FluidR3 SoundFonts (Debian fluid-soundfont-gm, fluid-soundfont-gs, fluidr3mono-gm-soundfont)
 and six music21 works (`RESERVED_WORKS`, every movement). Training corpora refuse them with a
-`ReservedError`; only an explicit evaluation render may use them.
+`ReservedError`; only an explicit evaluation-only render (`pianox data synth piano --reserved`)
+plays them, and its stamp says `"evaluation_only": true`, so a corpus reader gives such a
+corpus's test split only (`refuse_evaluation_only`): nothing reserved is trained, validated or
+tuned on.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -40,7 +44,14 @@ FluidR3_GM.sf2, FluidR3_GS.sf2, FluidR3Mono_GM.sf3 and their /usr/share/sounds/s
 
 RENDER_STAMP = "pianox-twin.json"
 """The file a rendered (synthetic) corpus carries beside its index: how it was rendered and,
-under "timbres", the sample digests of every SoundFont preset it played."""
+under "timbres", the sample digests of every SoundFont preset it played; an evaluation-only
+render also `"evaluation_only": true` with its `reserved_works` and `reserved_soundfonts`."""
+
+EVALUATION_SPLIT = "test"
+"""The only split an evaluation-only corpus may be read as."""
+
+RESERVED_HINT = ("only an evaluation-only render may use it: "
+                 "pianox data synth piano --reserved --out DIR")
 
 
 class ReservedError(DataError):
@@ -88,14 +99,42 @@ def refuse_reserved_work(corpus_path: str, what: str = "a training corpus") -> N
     """ReservedError when `corpus_path` is reserved evaluation material."""
     if is_reserved_work(corpus_path):
         raise ReservedError(f"music21 work {corpus_path!r} is reserved evaluation material "
-                            f"(pianox.holdout.RESERVED_WORKS) and cannot be rendered into {what}")
+                            f"(pianox.holdout.RESERVED_WORKS) and cannot be rendered into {what}; "
+                            f"{RESERVED_HINT}")
 
 
 def refuse_reserved_soundfont(path: str | os.PathLike, what: str = "a training corpus") -> None:
     """ReservedError when `path` is a reserved (FluidR3) SoundFont."""
     if is_reserved_soundfont(path):
         raise ReservedError(f"SoundFont {path} is reserved evaluation material (the FluidR3 family) "
-                            f"and cannot be used for {what}")
+                            f"and cannot be used for {what}; {RESERVED_HINT}")
+
+
+def read_render_stamp(root: str | os.PathLike) -> dict | None:
+    """The `RENDER_STAMP` of the corpus at `root` as a dict, or None (a recorded corpus, or an
+    unreadable stamp)."""
+    try:
+        stamp = json.loads((Path(root) / RENDER_STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return stamp if isinstance(stamp, dict) else None
+
+
+def refuse_evaluation_only(root: str | os.PathLike, split: str) -> None:
+    """ReservedError when the corpus at `root` is stamped evaluation-only (it holds reserved
+    material) and is asked for as `split` "train" or "validation": it may only be scored."""
+    if split not in ("train", "validation"):
+        return
+    stamp = read_render_stamp(root)
+    if stamp is None or not stamp.get("evaluation_only"):
+        return
+    works = len(stamp.get("reserved_works") or [])
+    fonts = ", ".join(stamp.get("reserved_soundfonts") or []) or "no reserved SoundFont"
+    raise ReservedError(
+        f"{root} is an evaluation-only corpus (its {RENDER_STAMP} says evaluation_only: "
+        f"{works} reserved works, {fonts}) and cannot be read as {split} data; nothing may "
+        f"train, validate or tune on reserved material. Score its {EVALUATION_SPLIT} split "
+        f"instead: pianox eval RUN --set source.root={root} (or pianox transcribe-eval)")
 
 
 def timbre_overlap(held_out: list[dict], training: list[dict]) -> dict:

@@ -40,7 +40,7 @@ class _Bar:
     """A rich progress display on stderr: one bar over the items, one per item being worked on
     (over its windows). Nothing at all when `quiet`."""
 
-    def __init__(self, quiet: bool, total: int, verb: str):
+    def __init__(self, quiet: bool, total: int, verb: str, console: Any = None):
         self.progress: Any = None
         self.lock = threading.Lock()
         if quiet:
@@ -49,7 +49,7 @@ class _Bar:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
         self.progress = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+                                 TimeElapsedColumn(), console=console or Console(stderr=True), transient=True)
         self.progress.start()
         self.overall = self.progress.add_task(f"{verb} files", total=total) if total > 1 else None
 

@@ -13,13 +13,13 @@ duration. Examples are fixed-length spans; targets (from the MIDI, read lazily):
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from ..holdout import read_render_stamp, refuse_evaluation_only
 from .manifest import Problems, read_column_json, read_csv_rows
 from .paired import PairedConfig, PairedSource, Recording, parse_float
 from .segments import intervals_in_span, notes_in_span
@@ -94,6 +94,13 @@ class MaestroSource(PairedSource):
                       "title": str(row["canonical_title"]), "year": _year(row["year"])}))
         return recs, problems
 
+    def recordings(self, split: str) -> list[Recording]:
+        """The recordings of `split`; ReservedError naming the folder when an evaluation-only
+        corpus (reserved material, `pianox data synth piano --reserved`) is asked for as
+        train or validation data (`pianox.holdout.refuse_evaluation_only`)."""
+        refuse_evaluation_only(self.root(), split)
+        return super().recordings(split)
+
     def targets_loader(self) -> Callable[[str, float, float], Mapping[str, Any]]:
         return functools.partial(span_targets, sustain=self.config.sustain)
 
@@ -103,15 +110,8 @@ class MaestroSource(PairedSource):
         sample digests; [] for a recorded corpus (real MAESTRO has no stamp).
         `pianox.holdout.timbre_report` compares them between a training and an evaluated
         corpus."""
-        from ..holdout import RENDER_STAMP
-        from .manifest import corpus_root
-
-        root = corpus_root(self.config.root, self.name, self.HINT)
-        try:
-            stamp = json.loads((root / RENDER_STAMP).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return []
-        records = stamp.get("timbres") if isinstance(stamp, dict) else None
+        stamp = read_render_stamp(self.root()) or {}
+        records = stamp.get("timbres")
         return [records[k] for k in sorted(records)] if isinstance(records, dict) else []
 
 

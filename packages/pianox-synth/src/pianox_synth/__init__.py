@@ -5,7 +5,9 @@ performances and rendered through a SoundFont (tinysoundfont; pretty_midi's TimG
 default). `synthesize("maestro" | "percepiano" | "egmd", out, ...)` writes a corpus that the
 real readers in `pianox.sources` read unchanged; the `*_twin` sources render one on demand.
 `synthesize("piano", out, hours=..., soundfonts=[...])` writes the training corpus of works and
-études on several SoundFonts and rooms, in MAESTRO's layout (`pianox_synth.piano_corpus`).
+études on several SoundFonts and rooms, in MAESTRO's layout (`pianox_synth.piano_corpus`);
+`synthesize("piano", out, reserved=True, soundfont=...)` the evaluation-only corpus of the
+reserved works (`pianox_synth.reserved_corpus`), which no training may read.
 Importing this package imports neither music21 nor tinysoundfont.
 """
 
@@ -33,16 +35,21 @@ def synthesize(corpus: str, out: str | os.PathLike, **options: Any) -> Path:
     Options (all keyword): minutes (None = the twin's default), sample_rate (Hz), soundfont
     (path or None), seed, jobs (worker processes; 0 = auto), progress (callable(done, total)),
     exist_ok (keep a complete corpus that another process wrote meanwhile); for "piano" see
-    `pianox_synth.piano_corpus.synthesize` (hours, soundfonts, acoustics, splits, ...).
+    `pianox_synth.piano_corpus.synthesize` (hours, soundfonts, acoustics, splits, ...), and with
+    reserved=True `pianox_synth.reserved_corpus.synthesize` (soundfont, acoustics, ...).
     """
     from pianox.errors import ConfigError
 
     if corpus not in TWINS:
         raise ConfigError(f"no synthetic twin for {corpus!r}; available: {', '.join(TWINS)}")
+    reserved = options.pop("reserved", False)
+    if reserved and corpus != "piano":
+        raise ConfigError(f"reserved (evaluation-only) renders are piano corpora, not {corpus}")
     from .corpus import check_output, read_stamp
 
     if options.get("exist_ok") and read_stamp(Path(out)) is not None:
         return Path(out)  # another process finished it meanwhile
     check_output(out)
-    module = importlib.import_module(f"{__name__}.{_MODULES[corpus]}")
+    name = "reserved_corpus" if reserved else _MODULES[corpus]
+    module = importlib.import_module(f"{__name__}.{name}")
     return module.synthesize(Path(out), **options)

@@ -5,6 +5,12 @@
     pianox data synth piano --out DIR [--hours H | --minutes M] [--soundfont A --soundfont B ...]
                       [--etude-share F] [--no-acoustics] [--splits S,S] [--sample-rate SR]
                       [--seed S] [--jobs N] [--quiet]
+    pianox data synth piano --reserved --out DIR [--soundfont fluidr3|PATH] [--no-acoustics]
+                      [--sample-rate SR] [--seed S] [--jobs N] [--quiet]
+
+`--reserved` renders the reserved evaluation material (pianox.holdout) and nothing else, every
+piece in split test, into a corpus stamped evaluation-only that no training reads
+(`pianox_synth.reserved_corpus`).
 
 Registered through the `pianox.commands` entry point `data-synth = "pianox_synth.cli:register"`:
 it adds `synth` to the core's `pianox data` command (`pianox.cli_data.data_commands`), so the
@@ -22,7 +28,10 @@ from pianox.errors import ConfigError
 
 from . import TWINS
 
-PIANO_ONLY = ("hours", "etude_share", "no_acoustics", "splits")
+PIANO_ONLY = ("hours", "etude_share", "no_acoustics", "splits", "reserved")
+NOT_WITH_RESERVED = ("hours", "minutes", "etude_share", "splits")
+"""Options of the training corpus that an evaluation-only render (every reserved work whole,
+all in split test) has no use for."""
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -35,7 +44,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                     "through SoundFonts into a corpus in MAESTRO's, PercePiano's or E-GMD's "
                     "format; the same seed gives identical files whatever --jobs is. `piano` "
                     "is the training corpus: works and études on several SoundFonts and rooms, "
-                    "in MAESTRO's layout with FLAC audio.")
+                    "in MAESTRO's layout with FLAC audio; `piano --reserved` is the "
+                    "evaluation-only render of the reserved works and SoundFonts.")
     synth.add_argument("corpus", choices=TWINS,
                        help="maestro / percepiano / egmd: a twin of that corpus; piano: the "
                             "piano training corpus (MAESTRO layout)")
@@ -46,8 +56,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     synth.add_argument("--hours", type=float, default=None,
                        help="piano only: hours of music (default 1)")
     synth.add_argument("--soundfont", action="append", default=None, metavar="PATH",
-                       help=".sf2/.sf3 file, or timgm6mb / musescore / csound (default: "
-                            "pretty_midi's TimGM6mb.sf2); piano takes it several times")
+                       help=".sf2/.sf3 file, or timgm6mb / musescore / csound / fluidr3 "
+                            "(default: pretty_midi's TimGM6mb.sf2; with --reserved, fluidr3); "
+                            "piano takes it several times")
     synth.add_argument("--etude-share", type=float, default=None,
                        help="piano only: share of the hours given to generated études "
                             "(default 0.25)")
@@ -56,6 +67,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     synth.add_argument("--splits", default=None,
                        help="piano only: render only these splits' works, e.g. test or "
                             "validation,test (default: all)")
+    synth.add_argument("--reserved", action="store_true",
+                       help="piano only: an evaluation-only render of the reserved material "
+                            "(pianox.holdout: the reserved music21 works, every movement, "
+                            "whole; FluidR3 allowed) and nothing else, every piece in split "
+                            "test; its stamp says evaluation_only and training refuses it")
+    synth.add_argument("--max-seconds", type=float, default=None, help=argparse.SUPPRESS)
+    # --max-seconds: with --reserved, each piece cut to its first bars (tests only)
     synth.add_argument("--sample-rate", type=int, default=16000, help="Hz (default 16000)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.add_argument("--jobs", type=int, default=0,
@@ -112,7 +130,20 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {"sample_rate": args.sample_rate, "seed": args.seed,
                                "jobs": args.jobs}
     soundfonts = args.soundfont or []
-    if args.corpus == "piano":
+    if args.max_seconds is not None and not args.reserved:
+        raise ConfigError("--max-seconds only applies to --reserved")
+    if args.reserved and args.corpus == "piano":
+        given = [f"--{k.replace('_', '-')}" for k in NOT_WITH_RESERVED if getattr(args, k) is not None]
+        if given:
+            raise ConfigError(f"{', '.join(given)} cannot be combined with --reserved: an "
+                              f"evaluation-only render plays every reserved work whole, all in "
+                              f"split test, and nothing else")
+        if len(soundfonts) > 1:
+            raise ConfigError("--reserved renders on one --soundfont (default fluidr3); render "
+                              "one corpus per SoundFont")
+        options.update(reserved=True, soundfont=soundfonts[0] if soundfonts else None,
+                       acoustics=not args.no_acoustics, max_seconds=args.max_seconds)
+    elif args.corpus == "piano":
         if args.hours is not None and args.minutes is not None:
             raise ConfigError("give --hours or --minutes, not both")
         if args.hours is not None and not args.hours > 0:
@@ -154,9 +185,15 @@ def run_synth(args: argparse.Namespace) -> int:
 
     options = _options(args)
     check_output(args.out)  # every user error before the progress bar starts
-    for soundfont in options.get("soundfonts") or [options.get("soundfont")]:
-        resolve_soundfont(soundfont)
-    what = "piano corpus" if args.corpus == "piano" else f"{args.corpus} twin"
+    if options.get("reserved"):
+        from .reserved_corpus import DEFAULT_SOUNDFONT
+
+        resolve_soundfont(options["soundfont"] or DEFAULT_SOUNDFONT, reserved_ok=True)
+        what = "evaluation-only corpus of reserved material"
+    else:
+        for soundfont in options.get("soundfonts") or [options.get("soundfont")]:
+            resolve_soundfont(soundfont)
+        what = "piano corpus" if args.corpus == "piano" else f"{args.corpus} twin"
     with _progress(args.quiet, f"rendering the {what}") as advance:
         out = synthesize(args.corpus, args.out, progress=advance, **options)
     count, seconds = _summary(out)

@@ -16,7 +16,8 @@ MAESTRO's columns (split = `pianox.holdout.work_split` of the work id: the music
 path, or `etudes.etude_id`), `piano-corpus.json` (per file: work id, genre, SoundFont,
 performer and acoustics, note count, pedalled seconds) and the stamp `pianox-twin.json`, which
 records each SoundFont's piano preset (sample digests) and how many samples each pair of
-them shares. Reserved works are not in the catalogue; the FluidR3 SoundFonts are refused.
+them shares. Reserved works are not in the catalogue; the FluidR3 SoundFonts are refused
+(`pianox_synth.reserved_corpus` is the evaluation-only render that plays them).
 """
 
 from __future__ import annotations
@@ -134,17 +135,25 @@ def plan(hours: float, seed: int, soundfonts: Sequence[str], etude_share: float 
          acoustics: bool = True, splits: Sequence[str] = SPLITS) -> list[dict[str, Any]]:
     """The performances to render (see module doc), each a dict with its work id, split,
     file stem, SoundFont path and acoustics."""
-    from .acoustics import DRY, sample_acoustics
-
     total = max(float(hours), 1e-3) * 3600.0
     etude_seconds = total * etude_share
     items = _work_items(total - etude_seconds, seed, splits) + (
         _etude_items(etude_seconds, splits) if etude_share > 0 else [])
+    for item in items:
+        item["split"] = work_split(item["work_id"])
+    return place(items, seed, soundfonts, acoustics)
+
+
+def place(items: list[dict[str, Any]], seed: int, soundfonts: Sequence[str], acoustics: bool,
+          prefix: str = "PianoX") -> list[dict[str, Any]]:
+    """Give each planned item (in place) its year folder, file stem `{year}/{prefix}_{slug}`,
+    SoundFont (dealt in turn over `soundfonts`) and acoustics, all drawn from (seed, slug)."""
+    from .acoustics import DRY, sample_acoustics
+
     for i, item in enumerate(items):
         rng = item_rng(seed, item["slug"], "corpus")
         item["year"] = int(rng.choice(YEARS))
-        item["stem"] = f"{item['year']}/PianoX_{item['slug']}"
-        item["split"] = work_split(item["work_id"])
+        item["stem"] = f"{item['year']}/{prefix}_{item['slug']}"
         item["soundfont"] = soundfonts[(i + seed) % len(soundfonts)]
         item["acoustics"] = sample_acoustics(rng) if acoustics else DRY
         item["seed"] = seed
@@ -157,16 +166,18 @@ def quantize(times: np.ndarray) -> np.ndarray:
 
 
 def performance_of(item: dict[str, Any]):
-    """The `perform.Performance` of a planned item, its times on the MIDI grid."""
+    """The `perform.Performance` of a planned item, its times on the MIDI grid. Only an item
+    of the evaluation-only render (`reserved`, pianox_synth.reserved_corpus) may play a
+    reserved work."""
     from .etudes import etude
     from .scores import load_score
 
     if item["kind"] == "etude":
         perf = etude(item["index"])
     else:
-        perf = perform(load_score(item["work"]), item["params"],
-                       item_rng(item["seed"], item["stem"], "perform"), item["first_bar"],
-                       item["num_bars"])
+        score = load_score(item["work"], reserved_ok=item.get("reserved", False))
+        perf = perform(score, item["params"], item_rng(item["seed"], item["stem"], "perform"),
+                       item["first_bar"], item["num_bars"])
     notes = perf.notes.copy()
     notes[:, :2] = quantize(notes[:, :2])
     perf.notes = one_key_one_note(notes, gap=1.0 / MIDI_GRID, min_length=1.0 / MIDI_GRID)
@@ -186,7 +197,8 @@ def _render(item: dict[str, Any]) -> dict[str, Any]:
     sr = item["sample_rate"]
     a = item["acoustics"]
     midi = perf.midi()
-    y = render_midi(midi, sr, item["soundfont"], tuning_cents=room.tuning_cents(a))
+    y = render_midi(midi, sr, item["soundfont"], tuning_cents=room.tuning_cents(a),
+                    reserved_ok=item.get("reserved", False))
     y = tilt(y, sr, perf.params.brightness)
     y = room.apply(y, sr, a, item_rng(item["seed"], item["stem"], "room"))
     root = Path(item["root"])
@@ -203,6 +215,18 @@ def _render(item: dict[str, Any]) -> dict[str, Any]:
                       "music_seconds": round(perf.seconds, 3), "acoustics": a.record(),
                       "params": asdict(perf.params) if item["kind"] == "work" else None,
                       "sections": perf.meta.get("sections")}}
+
+
+def write_index(root: Path, rows: list[dict[str, Any]]) -> None:
+    """MAESTRO's `maestro-v3.0.0.csv` / `.json` and the facts file `INDEX` of rendered `rows`
+    (`_render`'s), in (composer, title, file) order."""
+    rows = sorted(rows, key=lambda r: (r["canonical_composer"], r["canonical_title"],
+                                       r["audio_filename"]))
+    index = [{c: r[c] for c in COLUMNS} for r in rows]
+    write_csv(root / "maestro-v3.0.0.csv", COLUMNS, index)
+    write_json(root / "maestro-v3.0.0.json",
+               {c: {str(i): r[c] for i, r in enumerate(index)} for c in COLUMNS})
+    write_json(root / INDEX, {r["audio_filename"]: r["facts"] for r in rows})
 
 
 def sample_overlap(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -253,13 +277,7 @@ def synthesize(out: Path, hours: float | None = None, sample_rate: int = 16000,
         for item in todo:
             item.update(root=str(stage), sample_rate=int(sample_rate))
         rows = run_jobs(_render, todo, workers, progress)
-        rows.sort(key=lambda r: (r["canonical_composer"], r["canonical_title"],
-                                 r["audio_filename"]))
-        index = [{c: r[c] for c in COLUMNS} for r in rows]
-        write_csv(stage / "maestro-v3.0.0.csv", COLUMNS, index)
-        write_json(stage / "maestro-v3.0.0.json",
-                   {c: {str(i): r[c] for i, r in enumerate(index)} for c in COLUMNS})
-        write_json(stage / INDEX, {r["audio_filename"]: r["facts"] for r in rows})
+        write_index(stage, rows)
         overlap = sample_overlap(timbres)
         write_stamp(stage, "piano", {"hours": hours, "sample_rate": int(sample_rate),
                                      "soundfonts": [Path(p).name for p in paths], "seed": seed,

@@ -36,9 +36,12 @@ KNOWN_SOUNDFONTS: dict[str, tuple[tuple[str, ...], str]] = {
                    "/usr/share/sounds/sf3/MuseScore_General_Lite.sf3"),
                   "musescore-general-soundfont-small"),
     "csound": (("/usr/share/sounds/sf2/sf_GMbank.sf2",), "csound-soundfont"),
+    "fluidr3": (("/usr/share/sounds/sf2/FluidR3_GM.sf2",), "fluid-soundfont-gm"),
 }
 """SoundFonts that `--soundfont NAME` finds by name: name -> (paths tried in order, the Debian
-package that installs them). "timgm6mb" (pretty_midi's bundled file) needs no package."""
+package that installs them). "timgm6mb" (pretty_midi's bundled file) needs no package.
+"fluidr3" is reserved evaluation material (pianox.holdout): only an evaluation-only render
+resolves it."""
 
 _PACKAGE_OF_FILE = {Path(path).name.lower(): package
                     for paths, package in KNOWN_SOUNDFONTS.values() for path in paths}
@@ -53,15 +56,18 @@ def default_soundfont() -> Path:
 
 def resolve_soundfont(path: str | os.PathLike | None, *, reserved_ok: bool = False) -> Path:
     """`path` as an existing .sf2/.sf3/.sfo file, or the default SoundFont when empty; the
-    names "timgm6mb", "musescore" and "csound" (`KNOWN_SOUNDFONTS`) find the bundled or Debian
-    file. A missing known file is a ConfigError naming the Debian package that installs it.
-    The reserved evaluation SoundFonts (FluidR3, pianox.holdout) raise ReservedError unless
-    `reserved_ok` (an evaluation-only render)."""
+    names "timgm6mb", "musescore", "csound" and "fluidr3" (`KNOWN_SOUNDFONTS`) find the bundled
+    or Debian file. A missing known file is a ConfigError naming the Debian package that
+    installs it. The reserved evaluation SoundFonts (FluidR3, pianox.holdout), by name or path,
+    raise ReservedError unless `reserved_ok` (an evaluation-only render)."""
     if path is None or str(path) == "" or str(path).lower() == "timgm6mb":
         return default_soundfont()
     name = str(path).lower()
     if name in KNOWN_SOUNDFONTS:
         paths, package = KNOWN_SOUNDFONTS[name]
+        if not reserved_ok:
+            for candidate in paths:
+                refuse_reserved_soundfont(candidate)
         found = next((Path(c) for c in paths if Path(c).is_file()), None)
         if found is None:
             raise ConfigError(f"SoundFont {path!r} not found (looked for {', '.join(paths)}); "
@@ -161,15 +167,16 @@ def _band_channel(band: int) -> int:
 
 def render_midi(pm, sample_rate: int, soundfont: str | os.PathLike | None = None,
                 gain_db: float = 0.0, tail_seconds: float = 1.0,
-                tuning_cents: np.ndarray | None = None) -> np.ndarray:
+                tuning_cents: np.ndarray | None = None, *, reserved_ok: bool = False) -> np.ndarray:
     """Render a PrettyMIDI to float32 mono `(S,)` at `sample_rate` Hz.
 
     The output lasts until the last note release plus `tail_seconds` (decay). `gain_db` is the
     synthesizer's master gain. No normalisation is applied: loudness follows the velocities.
     `tuning_cents` `(128,)` detunes each MIDI pitch (one pitched instrument only), band-wise
-    (`tuning_bands`): stretch tuning and detuning without touching any time.
+    (`tuning_bands`): stretch tuning and detuning without touching any time. A reserved
+    SoundFont is refused unless `reserved_ok` (`resolve_soundfont`).
     """
-    sf_path = resolve_soundfont(soundfont)
+    sf_path = resolve_soundfont(soundfont, reserved_ok=reserved_ok)
     synth, sfid = _loaded_synth(str(sf_path), int(sample_rate), float(gain_db))
     band = None
     if tuning_cents is not None:

@@ -2,9 +2,10 @@
 
 `CATALOGUE` lists works that ship with music21 (no download): Bach chorales, keyboard pieces
 (Mozart K. 545, C. P. E. Bach, Clara Schumann, Joplin, Chopin) and string-quartet movements
-(Haydn, Mozart, Beethoven, Robert Schumann) played as piano reductions. Parsing MusicXML is
-slow, so each work is parsed once and cached as an .npz under
-`${XDG_CACHE_HOME:-~/.cache}/pianox/scores/` (or `$PIANOX_SCORE_CACHE`).
+(Haydn, Mozart, Beethoven, Robert Schumann) played as piano reductions; `RESERVED_CATALOGUE`
+lists the reserved evaluation works, apart. Parsing MusicXML is slow, so each work is parsed
+once and cached as an .npz under `${XDG_CACHE_HOME:-~/.cache}/pianox/scores/` (or
+`$PIANOX_SCORE_CACHE`).
 
 Times in a `Score` are in quarter notes (ql) from the start of the work; `measure_starts`
 (M + 1,) holds each bar's start and the end of the last bar.
@@ -174,6 +175,34 @@ existing twin plays, stay as they were."""
 
 PIANO_CATALOGUE: tuple[Work, ...] = CATALOGUE + MORE_WORKS
 """Every work the piano corpus (pianox_synth.piano_corpus) draws from."""
+
+RESERVED_CATALOGUE: tuple[Work, ...] = (
+    Work("Bach_BWV66.6", "Johann Sebastian Bach", "Chorale BWV 66.6", "bach/bwv66.6", 72, 4),
+    Work("Bach_BWV269", "Johann Sebastian Bach", "Chorale BWV 269", "bach/bwv269", 72, 4),
+    Work("Mozart_K155_mv1", "Wolfgang Amadeus Mozart", "String Quartet K. 155: I. Allegro",
+         "mozart/k155/movement1", 120, 8),
+    Work("Mozart_K155_mv2", "Wolfgang Amadeus Mozart", "String Quartet K. 155: II. Andante",
+         "mozart/k155/movement2", 72, 4),
+    Work("Mozart_K155_mv3", "Wolfgang Amadeus Mozart", "String Quartet K. 155: III. Molto allegro",
+         "mozart/k155/movement3", 132, 8),
+    Work("Haydn_Op74No1_mv1", "Joseph Haydn", "String Quartet Op. 74 No. 1: I. Allegro moderato",
+         "haydn/opus74no1/movement1", 116, 8),
+    Work("Haydn_Op74No1_mv2", "Joseph Haydn",
+         "String Quartet Op. 74 No. 1: II. Andantino grazioso", "haydn/opus74no1/movement2", 60, 8),
+    Work("Haydn_Op74No1_mv3", "Joseph Haydn", "String Quartet Op. 74 No. 1: III. Menuetto: Allegro",
+         "haydn/opus74no1/movement3", 150, 8),
+    Work("Haydn_Op74No1_mv4", "Joseph Haydn", "String Quartet Op. 74 No. 1: IV. Finale: Vivace",
+         "haydn/opus74no1/movement4", 160, 8),
+    Work("ClaraSchumann_Op17_mv3", "Clara Schumann", "Piano Trio Op. 17: III. Andante",
+         "schumann_clara/opus17/movement3", 56, 4, "piano trio (reduction)"),
+    Work("Beethoven_Op18No1_mv3", "Ludwig van Beethoven",
+         "String Quartet Op. 18 No. 1: III. Scherzo: Allegro molto",
+         "beethoven/opus18no1/movement3", 320, 8),
+)
+"""The reserved evaluation works (pianox.holdout.RESERVED_WORKS), every movement music21's
+corpus holds, as works to play; only the evaluation-only render (pianox_synth.reserved_corpus)
+loads them (`load_score(..., reserved_ok=True)`). Tempi follow the movements' markings (the
+scores' own metronome marks for Clara Schumann's trio and Beethoven's scherzo)."""
 
 
 def work_order(seed: int, tag: str, splits: tuple[str, ...] = ("train", "validation", "test"),

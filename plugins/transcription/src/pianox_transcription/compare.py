@@ -8,8 +8,9 @@ has it (never a pianox dependency) — and scores all of them against the record
 `metrics.note_metrics`: per recording, their mean, and a 95 % percentile bootstrap CI over
 recordings (scipy.stats.bootstrap, 2000 resamples, seed 0). Seconds per 10 s of audio are
 measured from the file (decode, resample, transcribe) on the same machine. The report says
-which split, how many recordings, and whether the evaluated timbre's samples are disjoint from
-the training timbre's (pianox.holdout).
+which split, how many recordings, whether the evaluated timbre's samples are disjoint from
+the training timbre's (pianox.holdout), and which decoding thresholds the run's frame head used
+(the run's transcription_thresholds.json when it has one, else its [task]'s).
 """
 
 from __future__ import annotations
@@ -141,7 +142,8 @@ def compare(run: str | Path, split: str = "test", overrides: Sequence[str] = (),
         systems[name] = summarise(per_piece, sum(v["seconds"] for v in got.values()), audio_seconds)
     return {"run": str(run_dir), "split": split, "overrides": list(overrides), "recordings": len(recs),
             "audio_seconds": audio_seconds, "threads": threads,
-            "timbre": timbre_report(training, source, split), "systems": systems}
+            "timbre": timbre_report(training, source, split), "systems": systems,
+            "thresholds": transcriber.thresholds.to_json() if transcriber.thresholds is not None else None}
 
 
 def table(report: dict[str, Any]) -> str:
@@ -172,6 +174,10 @@ def main_compare(args: Any) -> int:
     if t is not None:
         print(f"timbre {', '.join(t['held_out'])}: " + ("samples disjoint from training" if t["disjoint"] else
               f"NOT held out ({t['shared_samples']} of {t['held_out_samples']} samples shared with training)"))
+    th = report["thresholds"]
+    if th is not None:
+        print(f"pianox frame head: onset {th['onset_threshold']:g}, frame {th['frame_threshold']:g}, offset "
+              f"{th['offset_threshold']:g} ({'[task] config' if th['source'] == 'config' else th['source']})")
     print(table(report))
     return 0
 

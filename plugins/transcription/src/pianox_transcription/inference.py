@@ -6,13 +6,16 @@ the windows join. The frame head's posteriors lie end to end (`combine = "crop"`
 window) and are decoded block by block as they arrive (`FrameNotes`), so an hour of audio never
 holds more than a block of posteriors. The seq2seq head decodes each window into a segment and
 the segments are stitched through their ties (`stitch`). Notes after the end of the audio are
-dropped or cut (and dropped when that leaves less than 10 ms).
+dropped or cut (and dropped when that leaves less than 10 ms). The frame head decodes with the
+thresholds stored beside the weights (transcription_thresholds.json, tuned on validation; see
+thresholds.py), else the [task]'s; `Transcriber(..., thresholds=...)` overrides both.
 
     Transcriber(load_model(run, task="transcription"), "frames").transcribe_file("take.wav")
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,6 +30,7 @@ from pianox.inference.stream import Windowing, Windows, array_windows, frame_win
 from .generate import DecodeOptions
 from .predict import decode_segments, encode, frame_logits, frame_posteriors
 from .stitch import stitch
+from .thresholds import Thresholds, read_thresholds
 
 MIN_NOTE_SECONDS = 0.01
 """Notes shorter than this after cutting them at the end of the audio are dropped."""
@@ -114,7 +118,7 @@ class Transcriber:
     """Audio -> notes with a loaded transcription model and one of its heads ("seq2seq" or "frames")."""
 
     def __init__(self, trained: Any, head: str | None = None, options: DecodeOptions | None = None,
-                 batch_size: int = 8):
+                 batch_size: int = 8, thresholds: Thresholds | None = None):
         self.t = trained
         available = trained.task.heads
         self.head = head or available[-1]  # "both" trains frames last: the faster head by default
@@ -122,12 +126,23 @@ class Transcriber:
             raise ConfigError(f"the run at {trained.path} has no {self.head!r} head (it has "
                               f"{', '.join(available)})")
         self.options = options or trained.task.config.decode_options()
+        self._thresholds = thresholds  # explicit, else stored with the model (else the [task]'s)
+        if self.head == "frames" and thresholds is None:
+            self._thresholds = read_thresholds(getattr(trained, "checkpoint", None))
         self.batch_size = batch_size
         source_segment = float(getattr(trained.experiment.stages["source"].config, "segment_seconds", 0) or 0)
         self.segment = source_segment or trained.task.config.segment_seconds
         features = trained.features
         frames = int(round(self.segment * features.frame_rate))
         self.windowing: Windowing = frame_windowing(features, frames, frames, pad_last=True)
+
+    @property
+    def thresholds(self) -> Thresholds | None:
+        """The frame head's decoding thresholds (None for the seq2seq head): explicit, else the
+        model's transcription_thresholds.json, else the [task]'s."""
+        if self.head != "frames":
+            return None
+        return self._thresholds or Thresholds.of(self.t.task.config)
 
     @property
     def sample_rate(self) -> int:
@@ -185,7 +200,8 @@ class Transcriber:
             if self.t.head.frames is None:
                 raise ConfigError(f"the run at {self.t.path} has no frame head")
             task = self.t.task
-            notes_of = FrameNotes(task.frames_to_notes, task.frame_rate, int(BLOCK_SECONDS * task.frame_rate))
+            notes_of = FrameNotes(partial(self.thresholds.notes, frame_rate=task.frame_rate), task.frame_rate,
+                                  int(BLOCK_SECONDS * task.frame_rate))
             plan = Plan(self._frames_forward, "crop", self.batch_size)
             for part in run(windows, self.t.features, plan, progress):
                 notes_of.add(part["frame posteriors"])

@@ -84,6 +84,14 @@ class Pieces:
     def frame_notes(self, piece: str, decode: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         return decode(lay_out(self.posteriors[piece], self.frame_rate))
 
+    def take_posteriors(self) -> dict[str, np.ndarray]:
+        """Each piece's (4, T, 88) posteriors laid out once (`lay_out`), by piece name; the
+        segments' posteriors are removed as they are laid out, so a split's are held once."""
+        out = {}
+        for piece in sorted(self.posteriors):
+            out[piece] = lay_out(self.posteriors.pop(piece), self.frame_rate)
+        return out
+
     def score(self, estimates: Callable[[str], np.ndarray]) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
         """(per-piece metrics, their mean) with `estimates(piece)` giving each piece's notes."""
         per_piece = {p: note_metrics(self.reference(p), estimates(p), self.frame_rate) for p in sorted(self.references)}

@@ -13,13 +13,15 @@ Two heads on the encoder, chosen by `head`:
 Targets come from the source's `notes` (N, 4) (maestro / maestro_twin), relative to each
 span; spans must not be longer than `segment_seconds`. Evaluation scores whole pieces
 (mir_eval note and frame metrics, mean over pieces; see metrics.py) plus `loss` and, for
-seq2seq, teacher-forced `token_acc`.
+seq2seq, teacher-forced `token_acc`. The frame head decodes with `self.thresholds`: the
+[task]'s, until `finish` tunes them on the validation split (thresholds.py, tune.py).
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 import torch
@@ -29,10 +31,11 @@ from pianox.api import Example
 from pianox.errors import ConfigError, DataError
 
 from .decoder import NoteDecoder
-from .frames import FrameHead, frame_loss, note_rolls, posteriors_to_notes
+from .frames import FrameHead, frame_loss, note_rolls
 from .generate import DecodeOptions
 from .pieces import Pieces
 from .predict import TranscriptionHead, decode_segments, encode, frame_logits, frame_posteriors, grid_geometry
+from .thresholds import Thresholds
 from .tokens import PAD, SOS, Vocabulary
 from .tokens import encode as encode_tokens
 
@@ -89,6 +92,8 @@ class TranscriptionTask:
         positive_weight: float = 1.0
         """BCE weight of positive onset/offset frames (> 1 speeds up learning these rare events)."""
         onset_threshold: float = 0.5
+        """Frame-head decoding thresholds until the end of the run tunes onset and frame on the
+        validation split (checkpoints/best/transcription_thresholds.json)."""
         frame_threshold: float = 0.5
         offset_threshold: float = 0.5
         """> 1 ignores the offset posteriors when decoding."""
@@ -132,7 +137,10 @@ class TranscriptionTask:
         c = self.config
         self.vocab = Vocabulary.for_segment(c.segment_seconds, c.time_step, c.velocity_bins, c.pedal)
         self.frame_rate = 100.0
+        self.thresholds: Thresholds | None = None
+        """Tuned frame-head thresholds (set by `finish`); None: the [task]'s."""
         self.last_pieces: dict[str, Any] = {}
+        self._collected: list[Pieces] | None = None
 
     @property
     def heads(self) -> tuple[str, ...]:
@@ -218,26 +226,38 @@ class TranscriptionTask:
         return total, logs
 
     def frames_to_notes(self, posteriors: np.ndarray) -> np.ndarray:
-        """(4, T, 88) posteriors -> `(N, 4)` notes with this config's thresholds."""
-        c = self.config
-        return posteriors_to_notes(posteriors, self.frame_rate, c.onset_threshold, c.frame_threshold,
-                                   c.offset_threshold)
+        """(4, T, 88) posteriors -> `(N, 4)` notes with `self.thresholds`, else the [task]'s."""
+        return (self.thresholds or Thresholds.of(self.config)).notes(posteriors, self.frame_rate)
+
+    @contextmanager
+    def collecting(self) -> Iterator[list[Pieces]]:
+        """Inside, `evaluate` only gathers: no seq2seq decoding, no note metrics; it appends its
+        Pieces (references and frame posteriors of whole pieces) to the list yielded, for
+        re-decoding them at other thresholds (tune.py)."""
+        if "frames" not in self.heads:
+            raise ConfigError(f"[task] head = {self.config.head!r} has no frame head to collect posteriors of")
+        self._collected = box = []
+        try:
+            yield box
+        finally:
+            self._collected = None
 
     def evaluate(self, model: Any, head: TranscriptionHead, batches: Iterable[dict[str, Any]]) -> dict[str, float]:
         pieces = Pieces(self.frame_rate)
         sums: dict[str, float] = {}
         count = 0
         options = self.config.decode_options(seed=0)
+        collecting = self._collected is not None
         for batch in batches:
             total, logs, out = self._losses(model, head, batch)
             size = batch["features"].shape[0]
             for k, v in {"loss": float(total), **logs}.items():
                 sums[k] = sums.get(k, 0.0) + v * size
             count += size
-            if not self.config.eval_decode:
+            if not (self.config.eval_decode or collecting):
                 continue
             segments = posts = None
-            if head.decoder is not None:
+            if head.decoder is not None and not collecting:
                 segments = decode_segments(head.decoder, out["states"], out["mask"], self.vocab,
                                            batch["durations"], options)[1]
             if head.frames is not None:
@@ -248,28 +268,40 @@ class TranscriptionTask:
                            segments[i] if segments is not None else None,
                            posts[i][:, :real] if posts is not None else None)
         metrics = {k: v / max(count, 1) for k, v in sums.items()}
-        if self.config.eval_decode and count:
+        if collecting:
+            self._collected.append(pieces)
+        elif self.config.eval_decode and count:
             metrics.update(self._score(pieces))
         return metrics
+
+    def score_head(self, pieces: Pieces, name: str) -> dict[str, float]:
+        """Mean note metrics of head `name` over `pieces` (keys prefixed `<name>_` when the task
+        has both heads); its per-piece metrics and notes go to `last_pieces[name]`."""
+        estimate = pieces.seq2seq_notes if name == "seq2seq" else (
+            lambda p: pieces.frame_notes(p, self.frames_to_notes))
+        notes = {p: estimate(p) for p in sorted(pieces.references)}
+        per_piece, mean = pieces.score(notes.__getitem__)
+        self.last_pieces[name] = {"metrics": per_piece, "notes": notes}
+        prefix = f"{name}_" if len(self.heads) > 1 else ""
+        return {prefix + k: v for k, v in mean.items()}
 
     def _score(self, pieces: Pieces) -> dict[str, float]:
         out: dict[str, float] = {}
         self.last_pieces = {}
         for name in self.heads:
-            estimate = pieces.seq2seq_notes if name == "seq2seq" else (
-                lambda p: pieces.frame_notes(p, self.frames_to_notes))
-            notes = {p: estimate(p) for p in sorted(pieces.references)}
-            per_piece, mean = pieces.score(notes.__getitem__)
-            prefix = f"{name}_" if len(self.heads) > 1 else ""
-            out.update({prefix + k: v for k, v in mean.items()})
-            self.last_pieces[name] = {"metrics": per_piece, "notes": notes}
+            out.update(self.score_head(pieces, name))
         return out
 
     def finish(self, run: Any) -> None:
-        """Write the last evaluation's per-piece metrics (pieces.json) and each piece's
+        """Tune the frame head's decoding thresholds on the validation split, store them in
+        checkpoints/best and re-score the test split's frame head with them (tune.py); then
+        write the last evaluation's per-piece metrics (pieces.json) and each piece's
         transcription (transcriptions/<head>/<piece>.mid and .csv) into the run directory."""
         from .outputs import write_transcription
+        from .tune import tune_at_finish
 
+        if "frames" in self.heads:
+            tune_at_finish(self, run)
         if not self.last_pieces:
             return
         run.run.write_json("pieces.json", {h: r["metrics"] for h, r in self.last_pieces.items()})
