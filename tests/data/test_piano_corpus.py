@@ -364,3 +364,20 @@ def test_piano_corpus_source_renders_into_its_cache_on_first_use(tmp_path):
     assert cls(cls.Config(hours=0.5, acoustics=False)).location() != default
     with pytest.raises(ValueError, match="render_splits"):
         cls.Config(render_splits=["dev"]).validate()
+
+
+def test_a_split_subset_plays_exactly_that_splits_performances_of_the_whole_corpus():
+    """`--splits test` on another SoundFont is a held-out timbre's test set: the same test
+    performances (works, bars, performance parameters, études) as the corpus of the same hours
+    and seed, nothing else."""
+    from pianox_synth.piano_corpus import plan
+
+    fonts = [str(pianox_synth.render.resolve_soundfont(None))]
+    whole = plan(0.5, 4, fonts)
+    test = plan(0.5, 4, fonts, splits=["test"])
+
+    def key(item):
+        return (item["slug"], item["split"], item.get("first_bar"), item.get("num_bars"), repr(item.get("params")))
+
+    assert test and {item["split"] for item in test} == {"test"}
+    assert [key(i) for i in test] == [key(i) for i in whole if i["split"] == "test"]

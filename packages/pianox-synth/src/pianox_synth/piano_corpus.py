@@ -137,10 +137,14 @@ def plan(hours: float, seed: int, soundfonts: Sequence[str], etude_share: float 
     file stem, SoundFont path and acoustics."""
     total = max(float(hours), 1e-3) * 3600.0
     etude_seconds = total * etude_share
-    items = _work_items(total - etude_seconds, seed, splits) + (
-        _etude_items(etude_seconds, splits) if etude_share > 0 else [])
+    # The whole corpus's plan, then only the performances of `splits`: a held-out timbre's test
+    # set (`--splits test`) plays exactly the test performances of the corpus of the same hours
+    # and seed, whatever SoundFont renders them.
+    items = _work_items(total - etude_seconds, seed, SPLITS) + (
+        _etude_items(etude_seconds, SPLITS) if etude_share > 0 else [])
     for item in items:
         item["split"] = work_split(item["work_id"])
+    items = [item for item in items if item["split"] in splits]
     return place(items, seed, soundfonts, acoustics)
 
 
