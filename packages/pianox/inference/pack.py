@@ -42,12 +42,12 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
-def _experiment(run_dir: Path, checkpoint: Path) -> str | None:
-    """The experiment file a run recorded in its status.json (or a packed folder's manifest)."""
-    for file in (checkpoint / MANIFEST, run_dir / "status.json"):
+def _recorded(key: str, files: Sequence[Path]) -> str | None:
+    """The first non-empty string `key` of these JSON files (missing or unreadable ones skipped)."""
+    for file in files:
         if file.is_file():
             try:
-                value = json.loads(file.read_text(encoding="utf-8")).get("experiment")
+                value = json.loads(file.read_text(encoding="utf-8")).get(key)
             except (OSError, ValueError, AttributeError):
                 continue
             if isinstance(value, str) and value:
@@ -55,18 +55,16 @@ def _experiment(run_dir: Path, checkpoint: Path) -> str | None:
     return None
 
 
+def _experiment(run_dir: Path, checkpoint: Path) -> str | None:
+    """The experiment file a run recorded in its status.json (or a packed folder's manifest)."""
+    return _recorded("experiment", (checkpoint / MANIFEST, run_dir / "status.json"))
+
+
 def _commit(run_dir: Path, checkpoint: Path) -> str | None:
     """The git commit a run recorded (a "commit" in its status, results, checkpoint meta or, for
     a packed folder, its manifest), else None."""
-    for file in (checkpoint / MANIFEST, checkpoint / "meta.json", run_dir / "results.json", run_dir / "status.json"):
-        if file.is_file():
-            try:
-                commit = json.loads(file.read_text(encoding="utf-8")).get("commit")
-            except (OSError, ValueError, AttributeError):
-                continue
-            if isinstance(commit, str) and commit:
-                return commit
-    return None
+    return _recorded("commit", (checkpoint / MANIFEST, checkpoint / "meta.json", run_dir / "results.json",
+                                run_dir / "status.json"))
 
 
 def _check_target(folder: Path, overwrite: bool, sources: Sequence[Path]) -> None:
