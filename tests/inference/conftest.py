@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from robustness.corpus import task_tables, untrained_run, write_percepiano
+from robustness.corpus import pianox, task_tables, untrained_run, write_percepiano  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="session")
@@ -16,19 +16,3 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     corpus = write_percepiano(tmp_path_factory.mktemp("percepiano"))
     root = tmp_path_factory.mktemp("inference-runs")
     return {task: untrained_run(root / task, tables) for task, tables in task_tables(corpus).items()}
-
-
-@pytest.fixture
-def pianox(capsys):
-    """Call `pianox.cli.main(args)` in-process; returns (exit code, stdout, stderr), failing the
-    test on a traceback."""
-    from pianox.cli import main
-
-    def call(*args: object) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err, err
-        return code, out, err
-
-    return call

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .corpus import task_tables, untrained_run, write_percepiano
+from .corpus import pianox, task_tables, untrained_run, write_percepiano  # noqa: F401 (pianox: a fixture)
 
 
 @pytest.fixture(scope="session")
@@ -28,20 +28,3 @@ def nan_runs(tmp_path_factory, corpus) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("nan-runs")
     return {task: untrained_run(root / task, tables, nan_weights=True)
             for task, tables in task_tables(corpus).items()}
-
-
-@pytest.fixture
-def pianox(capsys):
-    """Call `pianox.cli.main(args)` in-process; returns (exit code, stdout, stderr). Any
-    exception escaping main (a traceback for a user) fails the test, and so does the word
-    "Traceback" in the output."""
-    from pianox.cli import main
-
-    def call(*args: object) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err, err
-        return code, out, err
-
-    return call

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from pianox.config import experiment_from_dict
@@ -167,3 +168,20 @@ def untrained_run(root: Path, tables: dict, *, nan_weights: bool = False) -> Pat
 def files_under(folder: Path) -> list[Path]:
     """Every file below `folder` (none when it does not exist)."""
     return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+@pytest.fixture
+def pianox(capsys):
+    """Call `pianox.cli.main(args)` in-process; returns (exit code, stdout, stderr). Any
+    exception escaping main (a traceback for a user) fails the test, and so does the word
+    "Traceback" in the output."""
+    from pianox.cli import main
+
+    def call(*args: object) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        assert "Traceback" not in out + err, err
+        return code, out, err
+
+    return call
